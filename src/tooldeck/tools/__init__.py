@@ -1,0 +1,5 @@
+"""Tools: the registry, the built-in tools, preselection, and the guarded runner."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

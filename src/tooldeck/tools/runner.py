@@ -1,0 +1,137 @@
+"""Running one tool call safely: the one place where tool failures become observations.
+
+A tool that raises, rejects its input, or runs past its timeout never crashes the loop: the
+model gets an observation that says what went wrong. Sync tools run on a daemon thread so a
+tool that hangs cannot block the process from exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langchain_core.tools import BaseTool
+
+__all__ = ["Observation", "arun_tool", "daemon_call", "run_tool"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a tool call produced, as text for the model."""
+
+    text: str
+    error: bool = False
+
+
+def daemon_call(fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+    """Run ``fn`` on a daemon thread (a hung call cannot block exit); return its future."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # delivered to the waiting caller
+            future.set_exception(exc)
+
+    threading.Thread(target=work, daemon=True, name="tooldeck-tool").start()
+    return future
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[output truncated: {len(text)} characters, limit {limit}]"
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    content = getattr(value, "content", None)
+    return str(content if content is not None else value)
+
+
+def _failure(tool: BaseTool, exc: BaseException) -> Observation:
+    from langchain_core.tools import ToolException
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
+        )
+        args = ", ".join(tool.args) or "none"
+        return Observation(f"Error: invalid input for {tool.name} ({fields}). Arguments: {args}.", True)
+    if isinstance(exc, ToolException):
+        return Observation(f"Error: {tool.name}: {exc}", True)
+    return Observation(f"Error: {tool.name} failed: {type(exc).__name__}: {exc}", True)
+
+
+def _timeout(tool: BaseTool, seconds: float) -> Observation:
+    return Observation(f"Error: {tool.name} timed out after {seconds:g} s; try other input", True)
+
+
+def run_tool(
+    tool: BaseTool,
+    tool_input: str | dict[str, Any],
+    *,
+    timeout_s: float,
+    max_chars: int = 4000,
+    config: RunnableConfig | None = None,
+) -> Observation:
+    """Run a tool with a timeout, turning every failure into an observation.
+
+    Args:
+        tool: The tool.
+        tool_input: Its arguments (a dict), or a single string argument.
+        timeout_s: Seconds before giving up on it.
+        max_chars: Longest observation passed back; longer output is cut with a note.
+        config: Runnable config carrying callbacks to the tool.
+
+    Returns:
+        The observation.
+    """
+    future = daemon_call(lambda: tool.invoke(tool_input, config=config))
+    try:
+        return Observation(_clip(_as_text(future.result(timeout=timeout_s)), max_chars))
+    except concurrent.futures.TimeoutError:
+        return _timeout(tool, timeout_s)
+    except Exception as exc:
+        return _failure(tool, exc)
+
+
+def _is_native_async(tool: BaseTool) -> bool:
+    from langchain_core.tools import BaseTool
+
+    if getattr(tool, "coroutine", None) is not None:
+        return True
+    return type(tool)._arun is not BaseTool._arun and inspect.iscoroutinefunction(tool._arun)
+
+
+async def arun_tool(
+    tool: BaseTool,
+    tool_input: str | dict[str, Any],
+    *,
+    timeout_s: float,
+    max_chars: int = 4000,
+    config: RunnableConfig | None = None,
+) -> Observation:
+    """Async twin of :func:`run_tool`; native async tools are awaited, sync ones threaded."""
+    try:
+        if _is_native_async(tool):
+            value = await asyncio.wait_for(tool.ainvoke(tool_input, config=config), timeout_s)
+        else:
+            future = daemon_call(lambda: tool.invoke(tool_input, config=config))
+            value = await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+        return Observation(_clip(_as_text(value), max_chars))
+    except TimeoutError:
+        return _timeout(tool, timeout_s)
+    except Exception as exc:
+        return _failure(tool, exc)
