@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="answer one question with the agent")
-    run.add_argument("question")
+    run.add_argument("question", help="the question, or - to read it from standard input")
     _agent_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON object, no streaming")
 
@@ -106,6 +106,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tooldeck.pipeline import build_agent
     from tooldeck.console import print_json, stream_run
 
+    if args.question == "-":
+        args.question = sys.stdin.read()
     if not args.question.strip():
         raise InputError("the question is empty; ask something, e.g. 'What is 17 * 23?'")
     config = _load(args)

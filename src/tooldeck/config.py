@@ -38,6 +38,8 @@ MODEL_PROVIDERS = ("local", "gguf", "openai", "ollama")
 _MODULE_CLASS = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _ENV_PREFIX = "TOOLDECK_"
 _LIST_KEYS = {"tools", "custom_tools", "disabled_plugins"}
+# TOOLDECK_* variables that steer the program rather than hold config keys.
+_NOT_CONFIG = {"TOOLDECK_CONFIG", "TOOLDECK_NO_ENTRY_POINTS", "TOOLDECK_HUB_URL"}
 
 
 class _Strict(BaseModel):
@@ -163,7 +165,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(_ENV_PREFIX) or key == "TOOLDECK_CONFIG":
+        if not key.startswith(_ENV_PREFIX) or key in _NOT_CONFIG:
             continue
         parts = key[len(_ENV_PREFIX) :].lower().split("__")
         value: Any

@@ -1,0 +1,206 @@
+"""The ReAct loop, driven by scripted models: steps, limits, errors, streaming, async, batch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+
+from tests.helpers import final, react
+from tooldeck.agents.react import ParsedAction, ParsedFinal, ReactParseError, parse_react
+from tooldeck.errors import InputError
+from tooldeck.pipeline import build_agent
+from tooldeck.testing import ScriptedChatModel
+
+
+def make(config: Any, registry: Any, responses: list[Any], **agent: Any) -> Any:
+    tools = agent.pop("tools", ["calculator", "echo", "boom", "sleepy"])
+    cfg = config.model_copy(update={"tools": tools})
+    cfg.agent = cfg.agent.model_copy(update={"tool_top_k": 10, **agent})
+    model = ScriptedChatModel(responses=responses, repeat_last=True)
+    return build_agent(cfg, registry=registry, model=model), model
+
+
+def test_parse_action_final_and_errors() -> None:
+    action = parse_react('Thought: add\nAction: calculator\nAction Input: {"expression": "1+1"}')
+    assert action == ParsedAction("add", "calculator", {"expression": "1+1"})
+    assert parse_react("Thought: done\nFinal Answer: 42") == ParsedFinal("done", "42")
+    bad = parse_react("I think the answer is 42")
+    assert isinstance(bad, ReactParseError) and "no 'Action:'" in bad.problem
+    missing = parse_react("Thought: x\nAction: calculator")
+    assert isinstance(missing, ReactParseError) and "Action Input" in missing.problem
+    plain = parse_react("Thought: t\nAction: echo\nAction Input: hello there")
+    assert isinstance(plain, ParsedAction) and plain.tool_input == "hello there"
+
+
+def test_tool_then_final_answer(config: Any, registry: Any) -> None:
+    agent, model = make(
+        config, registry,
+        [react("multiply", "calculator", '{"expression": "17 * 23"}'), final("391")],
+    )
+    result = agent.invoke("What is 17 * 23?")
+    assert result["answer"] == "391"
+    assert result["stopped_by"] is None
+    assert result["steps"] == [
+        {"thought": "multiply", "tool": "calculator",
+         "tool_input": {"expression": "17 * 23"}, "observation": "391"}
+    ]
+    # the observation reached the model on the second call, and stop sequences were sent
+    assert "Observation: 391" in model.calls[1]["messages"][-1].content
+    assert model.calls[0]["stop"] == ["\nObservation:", "Observation:"]
+
+
+def test_scalar_input_fills_the_single_argument(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [react("e", "echo", "hi"), final("done")])
+    assert agent.invoke("echo hi")["steps"][0]["observation"] == "echo: hi"
+
+
+def test_malformed_step_is_fed_back(config: Any, registry: Any) -> None:
+    agent, model = make(config, registry, ["I will just chat.", final("ok")])
+    result = agent.invoke("hello")
+    assert result["answer"] == "ok"
+    step = result["steps"][0]
+    assert step["tool"] is None and "not in the required format" in step["observation"]
+    assert "not in the required format" in model.calls[1]["messages"][-1].content
+
+
+def test_unknown_tool_is_fed_back(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [react("t", "weather", '{"city": "Oslo"}'), final("x")])
+    step = agent.invoke("weather?")["steps"][0]
+    assert "weather is not a tool" in step["observation"] and "calculator" in step["observation"]
+
+
+def test_tool_exception_becomes_observation(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [react("t", "boom", '{"text": "x"}'), final("recovered")])
+    result = agent.invoke("break it")
+    assert result["answer"] == "recovered"
+    assert result["steps"][0]["observation"] == "Error: boom failed: RuntimeError: kaboom"
+
+
+def test_invalid_tool_input_becomes_observation(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [react("t", "calculator", '{"expr": "1"}'), final("x")])
+    obs = agent.invoke("q")["steps"][0]["observation"]
+    assert obs.startswith("Error: invalid input for calculator") and "expression" in obs
+
+
+def test_tool_timeout_becomes_observation(config: Any, registry: Any) -> None:
+    agent, _ = make(
+        config, registry, [react("t", "sleepy", '{"seconds": 30}'), final("gave up")],
+        tool_timeout_s=0.2,
+    )
+    result = agent.invoke("sleep")
+    assert result["answer"] == "gave up"
+    assert "timed out after 0.2 s" in result["steps"][0]["observation"]
+
+
+def test_model_that_never_answers_stops_at_max_steps(config: Any, registry: Any) -> None:
+    replies = [react("t", "calculator", f'{{"expression": "{i} + 1"}}') for i in range(10)]
+    agent, model = make(config, registry, replies, max_steps=3)
+    result = agent.invoke("loop")
+    assert result["stopped_by"] == "max_steps"
+    assert len(result["steps"]) == 3 and len(model.calls) == 3
+    assert "step limit (3 steps, agent.max_steps)" in result["answer"]
+    assert "Last observation from calculator: 3" in result["answer"]
+
+
+def test_repeated_action_is_detected_and_stops(config: Any, registry: Any) -> None:
+    agent, model = make(
+        config, registry, [react("t", "calculator", '{"expression": "2*2"}')], max_repeats=2
+    )
+    result = agent.invoke("repeat")
+    assert result["stopped_by"] == "repeated_action"
+    assert [s["observation"][:24] for s in result["steps"]] == ["4", "You already called calcu"]
+    assert len(model.calls) == 3
+    assert "repeated action" in result["answer"]
+
+
+def test_time_limit(config: Any, registry: Any) -> None:
+    replies = [react("t", "sleepy", f'{{"seconds": 0.{i + 2}}}') for i in range(8)]
+    agent, _ = make(config, registry, replies, max_seconds=0.3)
+    result = agent.invoke("slow")
+    assert result["stopped_by"] == "max_seconds"
+    assert "time limit" in result["answer"]
+
+
+def test_stream_yields_tokens_steps_and_final(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [react("t", "echo", '{"text": "a"}'), final("b")])
+    events = list(agent.stream("go"))
+    kinds = [e["event"] for e in events]
+    assert kinds.count("step") == 1 and kinds[-1] == "final" and "token" in kinds
+    text = "".join(e["text"] for e in events if e["event"] == "token")
+    assert "Action: echo" in text and "Final Answer: b" in text
+    assert events[-1]["result"]["answer"] == "b"
+
+
+async def test_ainvoke_and_astream(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [react("t", "calculator", '{"expression": "6*7"}'), final("42")])
+    result = await agent.ainvoke({"input": "6*7?"})
+    assert result["answer"] == "42" and result["steps"][0]["observation"] == "42"
+    agent2, _ = make(config, registry, [react("t", "sleepy", '{"seconds": 5}'), final("z")],
+                     tool_timeout_s=0.2)
+    events = [e async for e in agent2.astream("zz")]
+    assert events[-1]["result"]["answer"] == "z"
+    steps = [e["step"] for e in events if e["event"] == "step"]
+    assert "timed out" in steps[0]["observation"]
+
+
+def test_batch(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [final("same")])
+    results = agent.batch(["a", "b", "c"])
+    assert [r["answer"] for r in results] == ["same"] * 3
+
+
+def test_callbacks_reach_model_and_tools(config: Any, registry: Any) -> None:
+    seen: list[str] = []
+
+    class Spy(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kw: Any) -> None:
+            seen.append("model")
+
+        def on_tool_start(self, serialized: Any, input_str: str, **kw: Any) -> None:
+            seen.append("tool")
+
+        def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+            seen.append("chain")
+
+    agent, _ = make(config, registry, [react("t", "echo", '{"text": "a"}'), final("b")])
+    agent.invoke("go", config={"callbacks": [Spy()]})
+    assert seen[0] == "chain" and seen.count("model") == 2 and seen.count("tool") == 1
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 1_000_001, {"nope": 1}])
+def test_bad_questions_are_rejected(config: Any, registry: Any, bad: Any) -> None:
+    agent, model = make(config, registry, [final("never")])
+    with pytest.raises(InputError) as err:
+        agent.invoke(bad)
+    assert model.calls == []
+    if isinstance(bad, str) and len(bad) > 100:
+        assert "limit is 100,000" in str(err.value)
+
+
+def test_history_is_passed_to_the_model(config: Any, registry: Any) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    agent, model = make(config, registry, [final("Bob")])
+    history = [HumanMessage("My name is Bob"), AIMessage("Hello Bob")]
+    agent.invoke({"input": "What is my name?", "history": history})
+    texts = [m.content for m in model.calls[0]["messages"]]
+    assert "My name is Bob" in texts and texts[-1] == "Question: What is my name?"
+
+
+def test_tool_preselection_limits_offered_tools(config: Any, registry: Any) -> None:
+    agent, model = make(config, registry, [final("ok")], tools=[], tool_top_k=1)
+    agent.invoke("please echo this text back")
+    system = model.calls[0]["messages"][0].content
+    assert "echo:" in system and "calculator:" not in system
+
+
+def test_concurrent_async_runs(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [final("same")])
+
+    async def main() -> list[Any]:
+        return await agent.abatch(["a", "b"])
+
+    assert [r["answer"] for r in asyncio.run(main())] == ["same", "same"]

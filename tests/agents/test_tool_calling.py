@@ -1,0 +1,76 @@
+"""The tool-calling agent (create_agent + guard middleware) with a scripted tool-call model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage
+
+from tooldeck.pipeline import build_agent
+from tooldeck.testing import ScriptedChatModel
+
+
+def call(name: str, args: dict[str, Any], call_id: str = "c1", text: str = "") -> AIMessage:
+    return AIMessage(content=text, tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+
+def make(config: Any, registry: Any, responses: list[Any], **agent: Any) -> Any:
+    cfg = config.model_copy(update={"tools": ["calculator", "echo", "boom", "sleepy"]})
+    cfg.agent = cfg.agent.model_copy(update={"type": "tool-calling", "tool_top_k": 10, **agent})
+    model = ScriptedChatModel(responses=responses, repeat_last=True)
+    return build_agent(cfg, registry=registry, model=model), model
+
+
+def test_tool_call_then_answer(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [
+        call("calculator", {"expression": "17*23"}, text="let me compute"),
+        AIMessage("It is 391."),
+    ])
+    result = agent.invoke("What is 17 * 23?")
+    assert result["answer"] == "It is 391." and result["stopped_by"] is None
+    assert result["steps"] == [{"thought": "let me compute", "tool": "calculator",
+                                "tool_input": {"expression": "17*23"}, "observation": "391"}]
+
+
+def test_tool_error_goes_back_to_the_model(config: Any, registry: Any) -> None:
+    agent, model = make(config, registry, [call("boom", {"text": "x"}), AIMessage("sorry")])
+    result = agent.invoke("break")
+    assert result["answer"] == "sorry"
+    assert "RuntimeError: kaboom" in result["steps"][0]["observation"]
+    assert "kaboom" in model.calls[1]["messages"][-1].content
+
+
+def test_tool_timeout(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [call("sleepy", {"seconds": 20}), AIMessage("done")],
+                    tool_timeout_s=0.2)
+    result = agent.invoke("sleep")
+    assert "timed out after 0.2 s" in result["steps"][0]["observation"]
+
+
+def test_step_limit(config: Any, registry: Any) -> None:
+    replies = [call("calculator", {"expression": f"{i}+1"}, f"c{i}") for i in range(10)]
+    agent, model = make(config, registry, replies, max_steps=3)
+    result = agent.invoke("loop")
+    assert result["stopped_by"] == "max_steps" and len(result["steps"]) == 3
+    assert len(model.calls) == 3 and "step limit" in result["answer"]
+
+
+def test_repeated_action(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [call("echo", {"text": "a"})], max_repeats=2, max_steps=10)
+    result = agent.invoke("repeat")
+    assert result["stopped_by"] == "repeated_action" and len(result["steps"]) == 3
+
+
+def test_transient_model_error_is_retried(config: Any, registry: Any) -> None:
+    agent, model = make(config, registry, [ConnectionError("blip"), AIMessage("fine")])
+    assert agent.invoke("hi")["answer"] == "fine"
+    assert len(model.calls) == 2
+
+
+async def test_async_and_stream(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [call("echo", {"text": "z"}), AIMessage("ok")])
+    result = await agent.ainvoke("echo z")
+    assert result["steps"][0]["observation"] == "echo: z"
+    agent2, _ = make(config, registry, [call("echo", {"text": "y"}), AIMessage("ok")])
+    events = list(agent2.stream("echo y"))
+    assert [e["event"] for e in events] == ["step", "final"]

@@ -1,0 +1,81 @@
+"""Tools and builders for the tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.tools import tool
+
+from tooldeck.plugins import hookimpl, load_plugins
+from tooldeck.tools.registry import ToolRegistry, build_registry
+
+
+@tool
+def echo(text: str) -> str:
+    """Echo the text back unchanged.
+
+    Args:
+        text: the text to echo
+    """
+    return f"echo: {text}"
+
+
+@tool
+def boom(text: str) -> str:
+    """A tool that always raises an exception.
+
+    Args:
+        text: anything
+    """
+    raise RuntimeError("kaboom")
+
+
+@tool
+def sleepy(seconds: float) -> str:
+    """Sleep for a number of seconds and then answer.
+
+    Args:
+        seconds: how long to sleep
+    """
+    time.sleep(seconds)
+    return "woke up"
+
+
+@tool
+def search(query: str) -> str:
+    """Search a tiny fake encyclopedia for facts about people and places.
+
+    Args:
+        query: what to look up
+    """
+    facts = {"capital of france": "Paris is the capital of France.", "paris": "Paris has 2.1 million people."}
+    for key, value in facts.items():
+        if key in query.lower():
+            return value
+    return "No good search result found."
+
+
+class DemoPlugin:
+    """A plugin object registered in-process."""
+
+    @hookimpl
+    def register_tools(self, register: Any) -> None:
+        for t in (echo, boom, sleepy, search):
+            register(t)
+
+
+def make_registry(config: Any) -> ToolRegistry:
+    """The built-in tools plus the test tools."""
+    plugins = load_plugins(entry_points_enabled=False, extra=[("test", DemoPlugin())])
+    return build_registry(config, plugins)
+
+
+def react(thought: str, tool_name: str, tool_input: str) -> str:
+    """A ReAct action step as a model would write it."""
+    return f"Thought: {thought}\nAction: {tool_name}\nAction Input: {tool_input}"
+
+
+def final(answer: str, thought: str = "I know the answer") -> str:
+    """A ReAct final step."""
+    return f"Thought: {thought}\nFinal Answer: {answer}"

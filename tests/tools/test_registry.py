@@ -1,0 +1,137 @@
+"""The registry and plugins: the hook, duplicates, broken plugins, custom tools, entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+
+from tests.helpers import DemoPlugin, echo
+from tooldeck.errors import ConfigError, PluginError, UnknownToolError
+from tooldeck.plugins import hookimpl, load_plugins
+from tooldeck.tools.registry import ToolRegistry, build_registry
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def test_builtins_come_through_the_hook(config: Any) -> None:
+    registry = build_registry(config, load_plugins(entry_points_enabled=False))
+    assert registry.names() == ["calculator"]
+    assert registry.get("calculator").plugin == "builtin"
+
+
+def test_unknown_tool_names_the_known_ones(registry: Any) -> None:
+    with pytest.raises(UnknownToolError, match="registered tools: boom, calculator"):
+        registry.get("nope")
+    with pytest.raises(UnknownToolError):
+        registry.select(["calculator", "nope"])
+
+
+def test_duplicate_names_are_an_error(config: Any) -> None:
+    class Twice:
+        @hookimpl
+        def register_tools(self, register: Any) -> None:
+            register(echo)
+
+    plugins = load_plugins(
+        entry_points_enabled=False, extra=[("a", DemoPlugin()), ("b", Twice())]
+    )
+    with pytest.raises(PluginError, match="duplicate tool name 'echo'"):
+        build_registry(config, plugins)
+
+
+def test_plain_functions_and_bad_objects() -> None:
+    registry = ToolRegistry()
+
+    def shout(text: str) -> str:
+        """Upper-case the text."""
+        return text.upper()
+
+    registry.register(shout, plugin="p")
+    assert registry.get("shout").tool.invoke({"text": "a"}) == "A"
+    with pytest.raises(PluginError, match="not a BaseTool"):
+        registry.register(42, plugin="p")  # type: ignore[arg-type]
+
+    @tool("bad name!")
+    def weird(x: int) -> int:
+        """Weird."""
+        return x
+
+    with pytest.raises(PluginError, match="must match"):
+        registry.register(weird, plugin="p")
+
+
+def test_failing_hook_disables_only_that_plugin(config: Any, caplog: Any) -> None:
+    class Broken:
+        @hookimpl
+        def register_tools(self, register: Any) -> None:
+            raise ImportError("missing dependency foo")
+
+    plugins = load_plugins(entry_points_enabled=False, extra=[("broken", Broken())])
+    registry = build_registry(config, plugins)
+    assert registry.names() == ["calculator"]
+    assert "missing dependency foo" in registry.failed_plugins["broken"]
+    assert "plugin 'broken' disabled" in caplog.text
+
+
+def test_availability_from_env(monkeypatch: Any) -> None:
+    registry = ToolRegistry()
+    registry.register(echo, plugin="p", requires_env=["TOOLDECK_TEST_KEY"])
+    monkeypatch.delenv("TOOLDECK_TEST_KEY", raising=False)
+    assert registry.get("echo").availability == "needs TOOLDECK_TEST_KEY"
+    assert registry.select([]) == []
+    with pytest.raises(ConfigError, match="needs TOOLDECK_TEST_KEY"):
+        registry.select(["echo"])
+    monkeypatch.setenv("TOOLDECK_TEST_KEY", "x")
+    assert registry.get("echo").availability == "available"
+
+
+def test_custom_tools_module(config: Any, monkeypatch: Any) -> None:
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    cfg = config.model_copy(update={"custom_tools": ["custom_tools_module"]})
+    registry = build_registry(cfg, load_plugins(entry_points_enabled=False))
+    assert registry.get("reverse_text").plugin == "custom:custom_tools_module"
+    bad = config.model_copy(update={"custom_tools": ["no_such_module_xyz"]})
+    with pytest.raises(ConfigError, match="'no_such_module_xyz' cannot be imported"):
+        build_registry(bad, load_plugins(entry_points_enabled=False))
+
+
+def _install(package: str, target: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(FIXTURES / package)],
+        check=True, capture_output=True,
+    )
+
+
+def _tools_list(target: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "TOOLDECK_NO_ENTRY_POINTS"}
+    env["PYTHONPATH"] = str(target)
+    return subprocess.run(
+        [sys.executable, "-m", "tooldeck", "tools", "list"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+
+
+def test_installed_plugin_package_appears(tmp_path: Path) -> None:
+    _install("tooldeck_plugin_demo", tmp_path)
+    out = _tools_list(tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "word_count" in out.stdout and "demo" in out.stdout
+    assert "needs DEMO_API_KEY" in out.stdout
+    assert "calculator" in out.stdout
+
+
+def test_broken_installed_plugin_is_disabled(tmp_path: Path) -> None:
+    _install("tooldeck_plugin_broken", tmp_path)
+    out = _tools_list(tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "calculator" in out.stdout
+    assert "plugin 'broken' disabled" in out.stderr and "ModuleNotFoundError" in out.stderr
+    json.dumps(out.stdout)
