@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 os.environ["TOOLDECK_NO_ENTRY_POINTS"] = "1"
-for _key in [k for k in os.environ if k.startswith("TOOLDECK_") and k != "TOOLDECK_NO_ENTRY_POINTS"]:
+for _key in [
+    k for k in os.environ if k.startswith("TOOLDECK_") and k != "TOOLDECK_NO_ENTRY_POINTS"
+]:
     del os.environ[_key]
 
 _real_connect = socket.socket.connect

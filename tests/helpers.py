@@ -49,7 +49,10 @@ def search(query: str) -> str:
     Args:
         query: what to look up
     """
-    facts = {"capital of france": "Paris is the capital of France.", "paris": "Paris has 2.1 million people."}
+    facts = {
+        "capital of france": "Paris is the capital of France.",
+        "paris": "Paris has 2.1 million people.",
+    }
     for key, value in facts.items():
         if key in query.lower():
             return value

@@ -16,11 +16,23 @@ from tooldeck.cli import main, model_override
 REPO = Path(__file__).resolve().parent.parent
 
 
-def cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None,
-        timeout: float = 300, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str,
+    cwd: Path = REPO,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "tooldeck", *args], capture_output=True,
-                          text=True, cwd=cwd, env=full, timeout=timeout, input=stdin)
+    return subprocess.run(
+        [sys.executable, "-m", "tooldeck", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full,
+        timeout=timeout,
+        input=stdin,
+    )
 
 
 def no_traceback(out: subprocess.CompletedProcess[str]) -> None:
@@ -28,10 +40,12 @@ def no_traceback(out: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_help_is_instant_and_light() -> None:
-    code = ("import sys, tooldeck.cli as c\n"
-            "try:\n c.main(['--help'])\nexcept SystemExit: pass\n"
-            "heavy = [m for m in ('langchain_core', 'xllamacpp', 'rich', 'pydantic', 'yaml')"
-            " if m in sys.modules]\nprint(heavy)")
+    code = (
+        "import sys, tooldeck.cli as c\n"
+        "try:\n c.main(['--help'])\nexcept SystemExit: pass\n"
+        "heavy = [m for m in ('langchain_core', 'xllamacpp', 'rich', 'pydantic', 'yaml')"
+        " if m in sys.modules]\nprint(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]"), out.stdout
 
@@ -40,7 +54,10 @@ def test_model_flag_parsing() -> None:
     assert model_override("local") == {"provider": "local", "name": None}
     assert model_override("openai:gpt-4o-mini") == {"provider": "openai", "name": "gpt-4o-mini"}
     assert model_override("gguf:/m/x.gguf") == {"provider": "gguf", "name": "/m/x.gguf"}
-    assert model_override("qwen2.5-coder-1.5b") == {"provider": "gguf", "name": "qwen2.5-coder-1.5b"}
+    assert model_override("qwen2.5-coder-1.5b") == {
+        "provider": "gguf",
+        "name": "qwen2.5-coder-1.5b",
+    }
     assert model_override("pkg.mod:Chat") == {"provider": "pkg.mod:Chat"}
 
 
@@ -50,8 +67,16 @@ def test_model_flag_parsing() -> None:
         (["run", ""], 2, "the question is empty"),
         (["run", "--agent", "planner", "hi"], 2, "agent.type: Input should be 'react'"),
         (["run", "--tools", "calculator,nope", "hi"], 2, "unknown tool 'nope'"),
-        (["run", "--model", "gguf:/nonexistent/model.gguf", "hi"], 2, "model file /nonexistent/model.gguf not found"),
-        (["run", "--model", "not-a-model", "hi"], 2, "unknown model 'not-a-model'; known models: qwen2.5-1.5b"),
+        (
+            ["run", "--model", "gguf:/nonexistent/model.gguf", "hi"],
+            2,
+            "model file /nonexistent/model.gguf not found",
+        ),
+        (
+            ["run", "--model", "not-a-model", "hi"],
+            2,
+            "unknown model 'not-a-model'; known models: qwen2.5-1.5b",
+        ),
         (["run", "--model", "openai:gpt-4o-mini", "hi"], 2, "set OPENAI_API_KEY"),
         (["tools", "run", "calculator", "{bad json"], 2, "not valid JSON"),
         (["tools", "run", "nope", "{}"], 2, "unknown tool 'nope'"),
@@ -95,7 +120,9 @@ def test_truncated_and_fake_gguf(tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.gguf"
     truncated.write_bytes(embedded_model_path().read_bytes()[:3_000_000])
     out = cli("run", "--model", f"gguf:{truncated}", "What is 2 + 2?", timeout=120)
-    assert out.returncode == 2 and "could not be loaded" in out.stderr and "re-download" in out.stderr
+    assert (
+        out.returncode == 2 and "could not be loaded" in out.stderr and "re-download" in out.stderr
+    )
     no_traceback(out)
     fake = tmp_path / "fake.gguf"
     fake.write_bytes(b"not a model" * 200)
@@ -107,7 +134,11 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     file = tmp_path / "c.yaml"
     file.write_text("model:\n  provider: openai\n  api_key: sk-very-secret\n")
     out = cli("--config", str(file), "config", "show")
-    assert out.returncode == 0 and "sk-very-secret" not in out.stdout and "api_key: '***'" in out.stdout
+    assert (
+        out.returncode == 0
+        and "sk-very-secret" not in out.stdout
+        and "api_key: '***'" in out.stdout
+    )
 
 
 def test_tools_commands() -> None:
@@ -124,9 +155,11 @@ def test_models_list(tmp_path: Path) -> None:
 
 def test_in_process_main_with_scripted_model(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
     monkeypatch.setenv("TOOLDECK_MODEL__PROVIDER", "tooldeck.testing:ScriptedChatModel")
-    monkeypatch.setenv("TOOLDECK_MODEL__KWARGS",
-                       '{"responses": ["Thought: t\\nAction: calculator\\nAction Input: '
-                       '{\\"expression\\": \\"6*7\\"}", "Thought: ok\\nFinal Answer: 42"]}')
+    monkeypatch.setenv(
+        "TOOLDECK_MODEL__KWARGS",
+        '{"responses": ["Thought: t\\nAction: calculator\\nAction Input: '
+        '{\\"expression\\": \\"6*7\\"}", "Thought: ok\\nFinal Answer: 42"]}',
+    )
     monkeypatch.setenv("TOOLDECK_DATA_DIR", str(tmp_path))
     assert main(["run", "--json", "What is 6 * 7?"]) == 0
     data = json.loads(capsys.readouterr().out)

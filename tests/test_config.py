@@ -28,8 +28,14 @@ def test_repo_config_equals_defaults() -> None:
 def test_env_vars_override_file(tmp_path: Path) -> None:
     file = tmp_path / "c.yaml"
     file.write_text("agent:\n  max_steps: 5\ntools: [calculator]\n")
-    cfg = load(file, {"TOOLDECK_AGENT__MAX_STEPS": "7", "TOOLDECK_TOOLS": "calculator, echo",
-                      "TOOLDECK_MODEL__TEMPERATURE": "0.5"})
+    cfg = load(
+        file,
+        {
+            "TOOLDECK_AGENT__MAX_STEPS": "7",
+            "TOOLDECK_TOOLS": "calculator, echo",
+            "TOOLDECK_MODEL__TEMPERATURE": "0.5",
+        },
+    )
     assert cfg.agent.max_steps == 7 and cfg.tools == ["calculator", "echo"]
     assert cfg.model.temperature == 0.5
     assert load(file, {}, agent={"max_steps": 2}).agent.max_steps == 2
@@ -46,10 +52,19 @@ def test_dotenv_is_read(tmp_path: Path, monkeypatch: Any) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("agent:\n  max_stepz: 3\n", "agent.max_stepz: unknown key; allowed keys here: type, max_steps"),
+        (
+            "agent:\n  max_stepz: 3\n",
+            "agent.max_stepz: unknown key; allowed keys here: type, max_steps",
+        ),
         ("agent:\n  max_steps: many\n", "agent.max_steps: Input should be a valid integer"),
-        ("agent:\n  type: planner\n", "agent.type: Input should be 'react', 'self-ask' or 'tool-calling'"),
-        ("model:\n  provider: gpt\n", "unknown model provider 'gpt'; allowed: local, gguf, openai, ollama"),
+        (
+            "agent:\n  type: planner\n",
+            "agent.type: Input should be 'react', 'self-ask' or 'tool-calling'",
+        ),
+        (
+            "model:\n  provider: gpt\n",
+            "unknown model provider 'gpt'; allowed: local, gguf, openai, ollama",
+        ),
         ("colour: blue\n", "colour: unknown key; allowed keys here: data_dir, tools"),
         ("- a\n- b\n", "must hold a mapping"),
         ("agent: [unclosed\n", "is not valid YAML at line"),
@@ -82,5 +97,7 @@ def test_module_class_provider_is_accepted() -> None:
 def test_secrets_are_masked() -> None:
     cfg = load(model={"api_key": "sk-secret-123", "kwargs": {"access_token": "t0k"}})
     dumped = masked_dump(cfg)
-    assert dumped["model"]["api_key"] == "***" and dumped["model"]["kwargs"]["access_token"] == "***"
+    assert (
+        dumped["model"]["api_key"] == "***" and dumped["model"]["kwargs"]["access_token"] == "***"
+    )
     assert "sk-secret-123" not in repr(cfg) and "sk-secret-123" not in str(dumped)

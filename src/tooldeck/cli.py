@@ -26,7 +26,8 @@ _PROVIDERS = ("local", "gguf", "openai", "ollama")
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = argparse.ArgumentParser(
-        prog="tooldeck", description="LangChain agents over a registry of tools, offline by default."
+        prog="tooldeck",
+        description="LangChain agents over a registry of tools, offline by default.",
     )
     parser.add_argument("--config", help="config file (default: ./tooldeck.yaml or ./config.yaml)")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs and tracebacks")
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _agent_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", help="react | self-ask | tool-calling")
     parser.add_argument(
-        "--model", help="local | gguf:PATH | openai:NAME | ollama:NAME | CATALOGUE_NAME | pkg.mod:Class"
+        "--model",
+        help="local | gguf:PATH | openai:NAME | ollama:NAME | CATALOGUE_NAME | pkg.mod:Class",
     )
     parser.add_argument("--tools", help="comma-separated tool names (empty: all available)")
 
@@ -103,8 +105,8 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from tooldeck.pipeline import build_agent
     from tooldeck.console import print_json, stream_run
+    from tooldeck.pipeline import build_agent
 
     if args.question == "-":
         args.question = sys.stdin.read()
@@ -121,8 +123,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from tooldeck.pipeline import build_agent
     from tooldeck.console import chat_loop
+    from tooldeck.pipeline import build_agent
 
     config = _load(args)
     return chat_loop(build_agent(config), verbose=args.verbose)
@@ -198,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose)", file=sys.stderr
+        )
         return 1
-

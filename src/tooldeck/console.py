@@ -92,7 +92,9 @@ def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
         if not text:
             continue
         try:
-            result = stream_run(agent, {"input": text, "history": memory.messages()}, verbose=verbose)
+            result = stream_run(
+                agent, {"input": text, "history": memory.messages()}, verbose=verbose
+            )
         except InputError as exc:
             _err.print(f"error: {exc}", style="red")
             continue
@@ -155,8 +157,11 @@ def pull_model(name: str, data_dir: Path) -> Path:
 
     entry = lookup(name)
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-        TransferSpeedColumn(), console=_err,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=_err,
     ) as progress:
         task = progress.add_task(entry.file, total=None)
 

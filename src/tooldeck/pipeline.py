@@ -47,8 +47,13 @@ def wants_grammar(config: Config, model: BaseChatModel) -> bool:
 
 
 def _react(
-    tools: list[BaseTool], top_k: int, min_score: float | None, limits: Limits, grammar: bool,
-    question: str, history: list[BaseMessage],
+    tools: list[BaseTool],
+    top_k: int,
+    min_score: float | None,
+    limits: Limits,
+    grammar: bool,
+    question: str,
+    history: list[BaseMessage],
 ) -> LoopGen:
     from tooldeck.agents.react import react_loop
     from tooldeck.tools.select import preselect_tools
@@ -99,8 +104,12 @@ def build_agent(
         from tooldeck.agents.tool_calling import ToolCallingAgent
 
         return ToolCallingAgent(
-            chat, registry.select(config.tools), model_label=label, limits=limits,
-            max_question_chars=config.max_question_chars, tool_top_k=config.agent.tool_top_k,
+            chat,
+            registry.select(config.tools),
+            model_label=label,
+            limits=limits,
+            max_question_chars=config.max_question_chars,
+            tool_top_k=config.agent.tool_top_k,
         )
     grammar = wants_grammar(config, chat)
     if kind == "self-ask":

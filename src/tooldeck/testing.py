@@ -41,7 +41,9 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted"
 
-    def _next(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> AIMessage:
+    def _next(
+        self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
+    ) -> AIMessage:
         with self._lock:
             self.calls.append({"messages": list(messages), "stop": stop, **kwargs})
             if self._index >= len(self.responses):
@@ -63,7 +65,9 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._next(messages, stop, **kwargs))])
+        return ChatResult(
+            generations=[ChatGeneration(message=self._next(messages, stop, **kwargs))]
+        )
 
     def _stream(
         self,
@@ -81,7 +85,7 @@ class ScriptedChatModel(BaseChatModel):
                 run_manager.on_llm_new_token(text, chunk=chunk)
             yield chunk
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         """Accept tools (the script already knows which calls to make)."""
         return self
 

@@ -37,15 +37,20 @@ def test_parse_action_final_and_errors() -> None:
 
 def test_tool_then_final_answer(config: Any, registry: Any) -> None:
     agent, model = make(
-        config, registry,
+        config,
+        registry,
         [react("multiply", "calculator", '{"expression": "17 * 23"}'), final("391")],
     )
     result = agent.invoke("What is 17 * 23?")
     assert result["answer"] == "391"
     assert result["stopped_by"] is None
     assert result["steps"] == [
-        {"thought": "multiply", "tool": "calculator",
-         "tool_input": {"expression": "17 * 23"}, "observation": "391"}
+        {
+            "thought": "multiply",
+            "tool": "calculator",
+            "tool_input": {"expression": "17 * 23"},
+            "observation": "391",
+        }
     ]
     # the observation reached the model on the second call, and stop sequences were sent
     assert "Observation: 391" in model.calls[1]["messages"][-1].content
@@ -87,7 +92,9 @@ def test_invalid_tool_input_becomes_observation(config: Any, registry: Any) -> N
 
 def test_tool_timeout_becomes_observation(config: Any, registry: Any) -> None:
     agent, _ = make(
-        config, registry, [react("t", "sleepy", '{"seconds": 30}'), final("gave up")],
+        config,
+        registry,
+        [react("t", "sleepy", '{"seconds": 30}'), final("gave up")],
         tool_timeout_s=0.2,
     )
     result = agent.invoke("sleep")
@@ -135,11 +142,14 @@ def test_stream_yields_tokens_steps_and_final(config: Any, registry: Any) -> Non
 
 
 async def test_ainvoke_and_astream(config: Any, registry: Any) -> None:
-    agent, _ = make(config, registry, [react("t", "calculator", '{"expression": "6*7"}'), final("42")])
+    agent, _ = make(
+        config, registry, [react("t", "calculator", '{"expression": "6*7"}'), final("42")]
+    )
     result = await agent.ainvoke({"input": "6*7?"})
     assert result["answer"] == "42" and result["steps"][0]["observation"] == "42"
-    agent2, _ = make(config, registry, [react("t", "sleepy", '{"seconds": 5}'), final("z")],
-                     tool_timeout_s=0.2)
+    agent2, _ = make(
+        config, registry, [react("t", "sleepy", '{"seconds": 5}'), final("z")], tool_timeout_s=0.2
+    )
     events = [e async for e in agent2.astream("zz")]
     assert events[-1]["result"]["answer"] == "z"
     steps = [e["step"] for e in events if e["event"] == "step"]

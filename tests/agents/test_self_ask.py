@@ -26,16 +26,25 @@ def test_parse() -> None:
 
 
 def test_follow_up_then_answer(config: Any, registry: Any) -> None:
-    agent, model = make(config, registry, [
-        "Yes.\nFollow up: What is the capital of France?",
-        "So the final answer is: Paris",
-    ])
+    agent, model = make(
+        config,
+        registry,
+        [
+            "Yes.\nFollow up: What is the capital of France?",
+            "So the final answer is: Paris",
+        ],
+    )
     result = agent.invoke("Which city is the capital of France?")
     assert result["answer"] == "Paris"
     step = result["steps"][0]
-    assert step["tool"] == "search" and step["tool_input"] == {"query": "What is the capital of France?"}
+    assert step["tool"] == "search" and step["tool_input"] == {
+        "query": "What is the capital of France?"
+    }
     assert step["observation"] == "Paris is the capital of France."
-    assert model.calls[1]["messages"][-1].content == "Intermediate answer: Paris is the capital of France."
+    assert (
+        model.calls[1]["messages"][-1].content
+        == "Intermediate answer: Paris is the capital of France."
+    )
     assert model.calls[0]["stop"] == ["\nIntermediate answer:", "Intermediate answer:"]
 
 
@@ -60,4 +69,6 @@ def test_missing_search_tool_is_a_config_error(config: Any, registry: Any) -> No
 async def test_async(config: Any, registry: Any) -> None:
     agent, _ = make(config, registry, ["Follow up: paris", "So the final answer is: 2.1 million"])
     result = await agent.ainvoke("How many people live in Paris?")
-    assert result["answer"] == "2.1 million" and result["steps"][0]["observation"].startswith("Paris has")
+    assert result["answer"] == "2.1 million" and result["steps"][0]["observation"].startswith(
+        "Paris has"
+    )

@@ -22,14 +22,24 @@ def make(config: Any, registry: Any, responses: list[Any], **agent: Any) -> Any:
 
 
 def test_tool_call_then_answer(config: Any, registry: Any) -> None:
-    agent, _ = make(config, registry, [
-        call("calculator", {"expression": "17*23"}, text="let me compute"),
-        AIMessage("It is 391."),
-    ])
+    agent, _ = make(
+        config,
+        registry,
+        [
+            call("calculator", {"expression": "17*23"}, text="let me compute"),
+            AIMessage("It is 391."),
+        ],
+    )
     result = agent.invoke("What is 17 * 23?")
     assert result["answer"] == "It is 391." and result["stopped_by"] is None
-    assert result["steps"] == [{"thought": "let me compute", "tool": "calculator",
-                                "tool_input": {"expression": "17*23"}, "observation": "391"}]
+    assert result["steps"] == [
+        {
+            "thought": "let me compute",
+            "tool": "calculator",
+            "tool_input": {"expression": "17*23"},
+            "observation": "391",
+        }
+    ]
 
 
 def test_tool_error_goes_back_to_the_model(config: Any, registry: Any) -> None:
@@ -41,8 +51,9 @@ def test_tool_error_goes_back_to_the_model(config: Any, registry: Any) -> None:
 
 
 def test_tool_timeout(config: Any, registry: Any) -> None:
-    agent, _ = make(config, registry, [call("sleepy", {"seconds": 20}), AIMessage("done")],
-                    tool_timeout_s=0.2)
+    agent, _ = make(
+        config, registry, [call("sleepy", {"seconds": 20}), AIMessage("done")], tool_timeout_s=0.2
+    )
     result = agent.invoke("sleep")
     assert "timed out after 0.2 s" in result["steps"][0]["observation"]
 

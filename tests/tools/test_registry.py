@@ -39,9 +39,7 @@ def test_duplicate_names_are_an_error(config: Any) -> None:
         def register_tools(self, register: Any) -> None:
             register(echo)
 
-    plugins = load_plugins(
-        entry_points_enabled=False, extra=[("a", DemoPlugin()), ("b", Twice())]
-    )
+    plugins = load_plugins(entry_points_enabled=False, extra=[("a", DemoPlugin()), ("b", Twice())])
     with pytest.raises(PluginError, match="duplicate tool name 'echo'"):
         build_registry(config, plugins)
 
@@ -104,9 +102,21 @@ def test_custom_tools_module(config: Any, monkeypatch: Any) -> None:
 
 def _install(package: str, target: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(FIXTURES / package)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(FIXTURES / package),
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -115,7 +125,10 @@ def _tools_list(target: Path) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = str(target)
     return subprocess.run(
         [sys.executable, "-m", "tooldeck", "tools", "list"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 

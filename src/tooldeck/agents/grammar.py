@@ -15,12 +15,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["json_value_rule", "react_grammar", "self_ask_grammar", "tool_args_schema"]
+# Longest step the grammar admits is well under this many tokens, so a grammar-constrained
+# call with this budget always ends inside the grammar (never cut off mid-step).
+GRAMMAR_MAX_TOKENS = 1024
+
+__all__ = [
+    "GRAMMAR_MAX_TOKENS",
+    "json_value_rule",
+    "react_grammar",
+    "self_ask_grammar",
+    "tool_args_schema",
+]
 
 _COMMON = r"""
 ws ::= [ ]?
-line ::= [^\n]{1,240}
-jstr ::= "\"" jchar{1,200} "\""
+line ::= [^\n]{1,160}
+jstr ::= "\"" jchar{1,120} "\""
 jchar ::= [^"\\\n\x00-\x1f] | "\\" ["\\/bfnrt]
 jint ::= "-"? ([0-9] | [1-9] [0-9]{1,15})
 jnum ::= jint ("." [0-9]{1,12})? ([eE] [-+]? [0-9]{1,3})?
@@ -42,7 +52,8 @@ def tool_args_schema(tool: BaseTool) -> dict[str, Any]:
     raw: dict[str, Any] = (
         schema if isinstance(schema, dict) else schema.model_json_schema()  # type: ignore[union-attr]
     )
-    return _resolve(raw, raw.get("$defs", {}), depth=0)
+    resolved: dict[str, Any] = _resolve(raw, raw.get("$defs", {}), depth=0)
+    return resolved
 
 
 def _resolve(node: Any, defs: dict[str, Any], depth: int) -> Any:
@@ -106,7 +117,7 @@ class _Builder:
         parts = []
         for prop in required:
             rule = self.value(props[prop], f"{name}-{_slug(prop)}")
-            parts.append(f"{_lit(json.dumps(prop))} ws \":\" ws {rule}")
+            parts.append(f'{_lit(json.dumps(prop))} ws ":" ws {rule}')
         body = ' ws "," ws '.join(parts)
         return self.add(name, f'"{{" ws {body} ws "}}"' if parts else '"{" ws "}"')
 

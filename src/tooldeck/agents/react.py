@@ -20,7 +20,7 @@ from tooldeck.agents.core import (
     limit_message,
     single_arg_input,
 )
-from tooldeck.agents.grammar import react_grammar
+from tooldeck.agents.grammar import GRAMMAR_MAX_TOKENS, react_grammar
 from tooldeck.prompts import load_template, render
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def describe_tools(tools: Sequence[BaseTool]) -> str:
                 f"  Action: {tool.name}",
                 f"  Action Input: {json.dumps(ex['input'])}",
                 f"  Observation: {ex['observation']}",
-                f"  Thought: I know the answer",
+                "  Thought: I know the answer",
                 f"  Final Answer: {ex['answer']}",
             ]
         blocks.append("\n".join(lines))
@@ -173,9 +173,10 @@ def react_loop(
     final_only = options
     if use_grammar:
         # A small model that repeats itself, or has one step left, must answer now.
-        options = {"grammar": react_grammar(tools)}
-        final_only = {"grammar": react_grammar(())}
-    deadline, repeats, steps = Deadline(limits.max_seconds), RepeatTracker(), []
+        options = {"grammar": react_grammar(tools), "max_tokens": GRAMMAR_MAX_TOKENS}
+        final_only = {"grammar": react_grammar(()), "max_tokens": GRAMMAR_MAX_TOKENS}
+    deadline, repeats = Deadline(limits.max_seconds), RepeatTracker()
+    steps: list[Step] = []
     result = AgentResult(answer="", steps=steps)
     must_answer = False
     for index in range(limits.max_steps):

@@ -194,7 +194,8 @@ class TextAgent(BaseAgent):
         self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool
     ) -> Iterator[Event]:
         """Drive the loop synchronously."""
-        gen, reply = self.loop(question, history), None
+        gen = self.loop(question, history)
+        reply: Any = None
         while True:
             try:
                 item = gen.send(reply)
@@ -212,8 +213,13 @@ class TextAgent(BaseAgent):
                 else:
                     reply = self.model.invoke(item.messages, config, **item.options).text
             elif isinstance(item, ToolCall):
-                reply = run_tool(item.tool, item.tool_input, timeout_s=item.timeout_s,
-                                 max_chars=self.limits.max_observation_chars, config=config)
+                reply = run_tool(
+                    item.tool,
+                    item.tool_input,
+                    timeout_s=item.timeout_s,
+                    max_chars=self.limits.max_observation_chars,
+                    config=config,
+                )
             elif isinstance(item, Step):
                 yield {"event": "step", "step": item.to_dict()}
 
@@ -221,7 +227,8 @@ class TextAgent(BaseAgent):
         self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool
     ) -> AsyncIterator[Event]:
         """Drive the loop asynchronously."""
-        gen, reply = self.loop(question, history), None
+        gen = self.loop(question, history)
+        reply: Any = None
         while True:
             try:
                 item = gen.send(reply)
@@ -240,8 +247,12 @@ class TextAgent(BaseAgent):
                     message = await self.model.ainvoke(item.messages, config, **item.options)
                     reply = message.text
             elif isinstance(item, ToolCall):
-                reply = await arun_tool(item.tool, item.tool_input, timeout_s=item.timeout_s,
-                                        max_chars=self.limits.max_observation_chars, config=config)
+                reply = await arun_tool(
+                    item.tool,
+                    item.tool_input,
+                    timeout_s=item.timeout_s,
+                    max_chars=self.limits.max_observation_chars,
+                    config=config,
+                )
             elif isinstance(item, Step):
                 yield {"event": "step", "step": item.to_dict()}
-

@@ -18,7 +18,7 @@ from tooldeck.agents.core import (
     limit_message,
     single_arg_input,
 )
-from tooldeck.agents.grammar import self_ask_grammar
+from tooldeck.agents.grammar import GRAMMAR_MAX_TOKENS, self_ask_grammar
 from tooldeck.prompts import load_template, render
 
 if TYPE_CHECKING:
@@ -73,8 +73,9 @@ def self_ask_loop(
     messages.append(HumanMessage(render(tpl["question"], question=question)))
     options: dict[str, Any] = {"stop": STOP_SEQUENCES}
     if use_grammar:
-        options = {"grammar": self_ask_grammar()}
-    deadline, repeats, steps = Deadline(limits.max_seconds), RepeatTracker(), []
+        options = {"grammar": self_ask_grammar(), "max_tokens": GRAMMAR_MAX_TOKENS}
+    deadline, repeats = Deadline(limits.max_seconds), RepeatTracker()
+    steps: list[Step] = []
     result = AgentResult(answer="", steps=steps)
     for _ in range(limits.max_steps):
         if deadline.expired():

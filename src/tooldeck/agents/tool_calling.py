@@ -14,7 +14,7 @@ import concurrent.futures
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NotRequired
+from typing import TYPE_CHECKING, Any, NotRequired, cast
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import (
@@ -76,7 +76,10 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
 
     def _stop(self, reason: StopReason) -> dict[str, Any]:
         text = limit_message(reason, self.limits, [])
-        return {"jump_to": "end", "messages": [AIMessage(text, additional_kwargs={_STOP_KEY: reason})]}
+        return {
+            "jump_to": "end",
+            "messages": [AIMessage(text, additional_kwargs={_STOP_KEY: reason})],
+        }
 
     @hook_config(can_jump_to=["end"])
     def before_model(self, state: _GuardState, runtime: Runtime[Any]) -> dict[str, Any] | None:
@@ -100,7 +103,9 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         tools = [t for t in request.tools if not isinstance(t, dict)]
         if len(tools) <= self.tool_top_k:
             return request
-        keep = preselect_tools(_question(request.messages), tools, self.tool_top_k)
+        keep: list[BaseTool | dict[str, Any]] = list(
+            preselect_tools(_question(request.messages), tools, self.tool_top_k)
+        )
         return request.override(tools=keep)
 
     def wrap_model_call(
@@ -130,7 +135,9 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         try:
             return future.result(timeout=self.limits.tool_timeout_s)
         except concurrent.futures.TimeoutError:
-            return self._error(request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s")
+            return self._error(
+                request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s"
+            )
         except Exception as exc:
             return self._error(request, f"Error: {name} failed: {type(exc).__name__}: {exc}")
 
@@ -142,7 +149,9 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         try:
             return await asyncio.wait_for(handler(request), self.limits.tool_timeout_s)
         except TimeoutError:
-            return self._error(request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s")
+            return self._error(
+                request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s"
+            )
         except Exception as exc:
             return self._error(request, f"Error: {name} failed: {type(exc).__name__}: {exc}")
 
@@ -201,18 +210,19 @@ class ToolCallingAgent(BaseAgent):
         super().__init__(
             model_label=model_label, limits=limits, max_question_chars=max_question_chars
         )
+        middleware: list[Any] = [
+            GuardMiddleware(limits, tool_top_k),
+            ModelRetryMiddleware(max_retries=2, initial_delay=0.5, jitter=False),
+        ]
         self.graph = create_agent(
             model,
             list(tools),
             system_prompt=load_template("tool_calling")["system"],
-            middleware=[
-                GuardMiddleware(limits, tool_top_k),
-                ModelRetryMiddleware(max_retries=2, initial_delay=0.5, jitter=False),
-            ],
+            middleware=middleware,
         )
 
-    def _graph_input(self, question: str, history: list[BaseMessage]) -> dict[str, Any]:
-        return {"messages": [*history, HumanMessage(question)]}
+    def _graph_input(self, question: str, history: list[BaseMessage]) -> Any:
+        return cast(Any, {"messages": [*history, HumanMessage(question)]})
 
     def events(
         self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool

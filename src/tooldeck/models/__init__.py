@@ -91,7 +91,10 @@ def get_chat_model(config: ModelConfig, data_dir: Path) -> BaseChatModel:
         return _openai(config)
     if config.provider == "ollama":
         module = _import("langchain_ollama", "ollama")
-        kwargs: dict[str, Any] = {"model": config.name or "llama3.2", "temperature": config.temperature}
+        kwargs: dict[str, Any] = {
+            "model": config.name or "llama3.2",
+            "temperature": config.temperature,
+        }
         if config.base_url:
             kwargs["base_url"] = config.base_url
         return module.ChatOllama(**kwargs, **config.kwargs)  # type: ignore[no-any-return]

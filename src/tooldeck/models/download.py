@@ -122,7 +122,7 @@ def _write(resp: httpx.Response, part: Path, have: int, progress: Progress | Non
         have = 0  # the server ignored Range: start over
     total = have + int(length) if length else None
     with part.open("ab" if status == 206 else "wb") as fh:
-        for block in resp.iter_bytes(_CHUNK):
+        for block in resp.iter_bytes():
             fh.write(block)
             have += len(block)
             if progress is not None:

@@ -39,7 +39,9 @@ class ToolEntry:
     @property
     def summary(self) -> str:
         """The first line of the tool's description."""
-        return (self.tool.description or "").strip().splitlines()[0] if self.tool.description else ""
+        return (
+            (self.tool.description or "").strip().splitlines()[0] if self.tool.description else ""
+        )
 
     def missing_env(self) -> list[str]:
         """Env vars the tool needs that are not set."""
@@ -76,11 +78,14 @@ class ToolRegistry:
         Raises:
             PluginError: Duplicate name, invalid name, or an object that is not a tool.
         """
-        from langchain_core.tools import BaseTool, tool as make_tool
+        from langchain_core.tools import BaseTool
+        from langchain_core.tools import tool as make_tool
 
         if not isinstance(tool, BaseTool):
             if not callable(tool) or not inspect.getdoc(tool):
-                msg = f"plugin {plugin!r} registered {tool!r}: not a BaseTool or documented function"
+                msg = (
+                    f"plugin {plugin!r} registered {tool!r}: not a BaseTool or documented function"
+                )
                 raise PluginError(msg)
             tool = make_tool(tool)
         if not _NAME.match(tool.name):

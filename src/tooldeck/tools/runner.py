@@ -68,7 +68,9 @@ def _failure(tool: BaseTool, exc: BaseException) -> Observation:
             f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
         )
         args = ", ".join(tool.args) or "none"
-        return Observation(f"Error: invalid input for {tool.name} ({fields}). Arguments: {args}.", True)
+        return Observation(
+            f"Error: invalid input for {tool.name} ({fields}). Arguments: {args}.", True
+        )
     if isinstance(exc, ToolException):
         return Observation(f"Error: {tool.name}: {exc}", True)
     return Observation(f"Error: {tool.name} failed: {type(exc).__name__}: {exc}", True)

@@ -49,10 +49,10 @@ def _normalise(expression: str) -> str:
 
 
 def _check_power(base: Number, exponent: Number) -> None:
-    if abs(exponent) > MAX_EXPONENT:
+    if abs(float(exponent)) > MAX_EXPONENT:
         msg = f"exponent {exponent} is too large (limit {MAX_EXPONENT})"
         raise ToolException(msg)
-    if isinstance(exponent, int | Fraction) and abs(base) > 1:
+    if isinstance(exponent, int | Fraction) and abs(float(base)) > 1:
         digits = abs(float(exponent)) * math.log10(abs(float(base)))
         if digits > MAX_DIGITS:
             msg = f"result would have about {digits:.0f} digits (limit {MAX_DIGITS})"
@@ -62,8 +62,10 @@ def _check_power(base: Number, exponent: Number) -> None:
 def _eval(node: ast.AST) -> Number:
     if isinstance(node, ast.Expression):
         return _eval(node.body)
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return Fraction(node.value) if isinstance(node.value, int) else float(node.value)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return Fraction(node.value)
+    if isinstance(node, ast.Constant) and type(node.value) is float:
+        return node.value
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))  # type: ignore[no-any-return]
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
