@@ -12,7 +12,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Generator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -48,9 +48,12 @@ class Step:
 
     def to_dict(self) -> dict[str, Any]:
         """The step as JSON-ready data (``thought, tool, tool_input, observation``)."""
-        data = asdict(self)
-        data.pop("error")
-        return data
+        return {
+            "thought": self.thought,
+            "tool": self.tool,
+            "tool_input": self.tool_input,
+            "observation": self.observation,
+        }
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,20 +31,47 @@ class Observation:
     error: bool = False
 
 
+class _DaemonPool:
+    """Reusable daemon worker threads; a new one starts only when all are busy.
+
+    Daemon threads let a hung tool be abandoned (it cannot block interpreter exit), and
+    reusing them keeps the per-call cost to a queue hand-off instead of a thread start.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
+        self._tasks = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._work, daemon=True, name="tooldeck-tool").start()
+        self._tasks.put((fn, future))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            fn, future = self._tasks.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # delivered to the waiting caller
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
+
+
+_POOL = _DaemonPool()
+
+
 def daemon_call(fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-    """Run ``fn`` on a daemon thread (a hung call cannot block exit); return its future."""
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-    def work() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # delivered to the waiting caller
-            future.set_exception(exc)
-
-    threading.Thread(target=work, daemon=True, name="tooldeck-tool").start()
-    return future
+    """Run ``fn`` on a daemon worker thread (a hung call cannot block exit); return its future."""
+    return _POOL.submit(fn)
 
 
 def _clip(text: str, limit: int) -> str:

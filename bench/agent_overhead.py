@@ -1,0 +1,133 @@
+"""Per-step overhead of agent loops, same scripted model and trivial tool, in one run.
+
+Compares tooldeck's ReAct and tool-calling agents with LangChain's ``create_agent`` and
+langchain-classic's ``AgentExecutor`` + ``create_react_agent``. Each run takes STEPS tool
+steps and then a final answer; the table shows microseconds per step (best of REPEATS) and
+the ratio to ``create_agent``.
+
+    python bench/agent_overhead.py [--steps 200] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+
+from tooldeck.agents.core import Limits
+from tooldeck.agents.react import react_loop
+from tooldeck.agents.runnable import TextAgent
+from tooldeck.agents.tool_calling import ToolCallingAgent
+from tooldeck.testing import ScriptedChatModel
+
+
+@tool
+def noop(x: str) -> str:
+    """Return the input unchanged.
+
+    Args:
+        x: any text
+    """
+    return x
+
+
+def react_script(steps: int) -> list[Any]:
+    actions = [f'Thought: go\nAction: noop\nAction Input: {{"x": "{i}"}}' for i in range(steps)]
+    return [*actions, "Thought: done\nFinal Answer: ok"]
+
+
+def classic_script(steps: int) -> list[Any]:
+    actions = [f"Thought: go\nAction: noop\nAction Input: {i}" for i in range(steps)]
+    return [*actions, "Thought: done\nFinal Answer: ok"]
+
+
+def call_script(steps: int) -> list[Any]:
+    calls = [
+        AIMessage("", tool_calls=[{"name": "noop", "args": {"x": str(i)}, "id": f"c{i}"}])
+        for i in range(steps)
+    ]
+    return [*calls, AIMessage("ok")]
+
+
+def limits(steps: int) -> Limits:
+    return Limits(max_steps=steps + 1, max_seconds=3600, max_repeats=steps, tool_timeout_s=60)
+
+
+def ours_react(steps: int) -> Callable[[], Any]:
+    model = ScriptedChatModel(responses=react_script(steps))
+    agent = TextAgent(
+        model,
+        lambda q, h: react_loop(q, [noop], limits(steps), use_grammar=False, history=h),
+        model_label="scripted", limits=limits(steps), max_question_chars=1000,
+    )
+    return lambda: agent.invoke("go")
+
+
+def ours_tool_calling(steps: int) -> Callable[[], Any]:
+    model = ScriptedChatModel(responses=call_script(steps))
+    agent = ToolCallingAgent(
+        model, [noop], model_label="scripted", limits=limits(steps),
+        max_question_chars=1000, tool_top_k=5,
+    )
+    return lambda: agent.invoke("go")
+
+
+def lc_create_agent(steps: int) -> Callable[[], Any]:
+    from langchain.agents import create_agent
+
+    model = ScriptedChatModel(responses=call_script(steps))
+    graph = create_agent(model, [noop])
+    config: Any = {"recursion_limit": 4 * steps + 10}
+    return lambda: graph.invoke({"messages": [("user", "go")]}, config)
+
+
+def classic_executor(steps: int) -> Callable[[], Any]:
+    from langchain_classic.agents import AgentExecutor, create_react_agent
+    from langchain_core.prompts import PromptTemplate
+
+    prompt = PromptTemplate.from_template(
+        "Tools:\n{tools}\nUse one of [{tool_names}].\nQuestion: {input}\n{agent_scratchpad}"
+    )
+    model = ScriptedChatModel(responses=classic_script(steps))
+    agent = create_react_agent(model, [noop], prompt)
+    executor = AgentExecutor(agent=agent, tools=[noop], max_iterations=steps + 2)
+    return lambda: executor.invoke({"input": "go"})
+
+
+def measure(factory: Callable[[int], Callable[[], Any]], steps: int, repeats: int) -> float:
+    factory(5)()  # warm up imports and caches
+    best = float("inf")
+    for _ in range(repeats):
+        run = factory(steps)
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best / steps * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = [
+        ("tooldeck react (TextAgent)", ours_react),
+        ("tooldeck tool-calling (create_agent + guard)", ours_tool_calling),
+        ("langchain create_agent", lc_create_agent),
+        ("langchain-classic AgentExecutor + create_react_agent", classic_executor),
+    ]
+    results = [(name, measure(f, args.steps, args.repeats)) for name, f in rows]
+    base = dict(results)["langchain create_agent"]
+    print(f"{args.steps} steps, best of {args.repeats}, same ScriptedChatModel and trivial tool\n")
+    print(f"| {'agent loop':<52} | {'µs/step':>9} | {'÷ create_agent':>14} |")
+    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 16}|")
+    for name, micros in results:
+        print(f"| {name:<52} | {micros:>9.0f} | {micros / base:>14.2f} |")
+
+
+if __name__ == "__main__":
+    main()
