@@ -62,7 +62,9 @@ def ours_react(steps: int) -> Callable[[], Any]:
     agent = TextAgent(
         model,
         lambda q, h: react_loop(q, [noop], limits(steps), use_grammar=False, history=h),
-        model_label="scripted", limits=limits(steps), max_question_chars=1000,
+        model_label="scripted",
+        limits=limits(steps),
+        max_question_chars=1000,
     )
     return lambda: agent.invoke("go")
 
@@ -70,8 +72,12 @@ def ours_react(steps: int) -> Callable[[], Any]:
 def ours_tool_calling(steps: int) -> Callable[[], Any]:
     model = ScriptedChatModel(responses=call_script(steps))
     agent = ToolCallingAgent(
-        model, [noop], model_label="scripted", limits=limits(steps),
-        max_question_chars=1000, tool_top_k=5,
+        model,
+        [noop],
+        model_label="scripted",
+        limits=limits(steps),
+        max_question_chars=1000,
+        tool_top_k=5,
     )
     return lambda: agent.invoke("go")
 

@@ -1,6 +1,6 @@
 """Cold-start wall time of the CLI and the package import (median of N runs).
 
-    python bench/cold_start.py [--runs 10]
+python bench/cold_start.py [--runs 10]
 """
 
 from __future__ import annotations

@@ -44,17 +44,17 @@ QUESTIONS: list[tuple[str, str | None, str]] = [
 def score(result: dict[str, Any], tool: str | None, expected: str) -> tuple[int, int, bool, bool]:
     steps = result["steps"]
     calls = len(steps) + (0 if result["stopped_by"] else 1)
-    malformed = sum(
-        1 for s in steps if s["tool"] is None or "is not a tool" in s["observation"]
-    )
+    malformed = sum(1 for s in steps if s["tool"] is None or "is not a tool" in s["observation"])
     first = steps[0]["tool"] if steps else None
     right = first == tool
     answer = re.sub(r"(?<=\d),(?=\d{3})", "", result["answer"].lower())
-    correct = not result["stopped_by"] and re.search(rf"\b{re.escape(expected)}\b", answer) is not None
+    correct = (
+        not result["stopped_by"] and re.search(rf"\b{re.escape(expected)}\b", answer) is not None
+    )
     return calls - malformed, calls, right, correct
 
 
-def run(grammar: str, max_steps: int) -> dict[str, float]:
+def run(grammar: str, max_steps: int, verbose: bool = False) -> dict[str, float]:
     config = load_config(
         overrides={"agent": {"grammar": grammar, "max_steps": max_steps}}, read_dotenv=False
     )
@@ -62,7 +62,14 @@ def run(grammar: str, max_steps: int) -> dict[str, float]:
     good = total = right = correct = 0
     start = time.perf_counter()
     for question, tool, expected in QUESTIONS:
-        g, t, r, c = score(agent.invoke(question), tool, expected)
+        result = agent.invoke(question)
+        g, t, r, c = score(result, tool, expected)
+        if verbose:
+            tools = [s["tool"] for s in result["steps"]]
+            print(
+                f"  [{grammar}] {question!r}: tools={tools} right={r} correct={c} "
+                f"answer={result['answer'][:60]!r}"
+            )
         good, total, right, correct = good + g, total + t, right + r, correct + c
     n = len(QUESTIONS)
     return {
@@ -77,15 +84,22 @@ def run(grammar: str, max_steps: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-steps", type=int, default=4)
+    parser.add_argument("--grammar", choices=["on", "off", "both"], default="both")
+    parser.add_argument("--verbose", action="store_true", help="print every question's outcome")
     args = parser.parse_args()
-    rows = {mode: run(mode, args.max_steps) for mode in ("on", "off")}
-    print(f"SmolLM2-135M-Instruct Q4_1, {len(QUESTIONS)} questions (12 calculator, 8 no tool), "
-          f"max_steps={args.max_steps}\n")
+    modes = ("on", "off") if args.grammar == "both" else (args.grammar,)
+    rows = {mode: run(mode, args.max_steps, args.verbose) for mode in modes}
+    print(
+        f"SmolLM2-135M-Instruct Q4_1, {len(QUESTIONS)} questions (12 calculator, 8 no tool), "
+        f"max_steps={args.max_steps}\n"
+    )
     print("| grammar | well-formed steps | model calls | right tool | correct answer | seconds |")
     print("|---------|-------------------|-------------|------------|----------------|---------|")
     for mode, r in rows.items():
-        print(f"| {mode:<7} | {r['well_formed']:>17.0%} | {r['steps']:>11.0f} | "
-              f"{r['right_tool']:>10.0%} | {r['correct']:>14.0%} | {r['seconds']:>7.0f} |")
+        print(
+            f"| {mode:<7} | {r['well_formed']:>17.0%} | {r['steps']:>11.0f} | "
+            f"{r['right_tool']:>10.0%} | {r['correct']:>14.0%} | {r['seconds']:>7.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -176,12 +176,17 @@ def test_limit_stop_exits_1(tmp_path: Path, monkeypatch: Any, capsys: Any) -> No
 
 
 def test_chat_repl_keeps_history(tmp_path: Path) -> None:
-    kwargs = '{"responses": ["Thought: t\\nFinal Answer: Hi Bob", "Thought: t\\nFinal Answer: Bob"]}'
+    kwargs = (
+        '{"responses": ["Thought: t\\nFinal Answer: Hi Bob", "Thought: t\\nFinal Answer: Bob"]}'
+    )
     out = cli(
         "chat",
         stdin="My name is Bob\n/bogus-not-a-command\n\n/exit\n",
-        env={"TOOLDECK_MODEL__PROVIDER": "tooldeck.testing:ScriptedChatModel",
-             "TOOLDECK_MODEL__KWARGS": kwargs, "TOOLDECK_DATA_DIR": str(tmp_path)},
+        env={
+            "TOOLDECK_MODEL__PROVIDER": "tooldeck.testing:ScriptedChatModel",
+            "TOOLDECK_MODEL__KWARGS": kwargs,
+            "TOOLDECK_DATA_DIR": str(tmp_path),
+        },
     )
     assert out.returncode == 0, out.stderr
     assert "Hi Bob" in out.stdout and "Final Answer: Bob" in out.stdout

@@ -22,7 +22,18 @@ _STOP = frozenset(
     "a an and are as at be by for from how i in is it of on or the to what when where which "
     "who why with do does did you your me my this that use".split()
 )
-_ARITH = re.compile(r"\d\s*[-+*/^×÷%]\s*\d|\bsquare root\b|\bpercent\b|\btimes\b|\bplus\b")
+_ARITH = re.compile(r"\d\s*[-+*/^×÷%]\s*\d")
+_ARITH_WORDS = re.compile(
+    r"\b(plus|minus|times|multipl\w*|divid\w*|sum|total|product|difference|quotient|"
+    r"power|squared?|cubed?|root|percent|average|mean|add|subtract\w*|calculat\w*|"
+    r"comput\w*|how much|how many)\b"
+)
+_NUMBER = re.compile(r"\d")
+
+
+def _is_arithmetic(question: str) -> bool:
+    text = question.lower()
+    return bool(_ARITH.search(text) or (_NUMBER.search(text) and _ARITH_WORDS.search(text)))
 
 
 def tokenize(text: str) -> list[str]:
@@ -56,7 +67,7 @@ def rank_tools(
     avg = sum(len(d) for d in docs) / len(docs) or 1.0
     df: Counter[str] = Counter(term for d in docs for term in set(d))
     query = tokenize(question)
-    if _ARITH.search(question.lower()):
+    if _is_arithmetic(question):
         query += ["math", "arithmetic", "calculator", "compute"]
     scored = []
     for index, (tool, doc) in enumerate(zip(tools, docs, strict=True)):

@@ -1,0 +1,121 @@
+"""Remote providers through the factory, against a loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tooldeck.config import ModelConfig, load_config
+from tooldeck.errors import ConfigError, MissingAPIKeyError
+from tooldeck.models import get_chat_model
+from tooldeck.pipeline import build_agent
+
+REPLIES = [
+    'Thought: add\nAction: calculator\nAction Input: {"expression": "2 + 2"}',
+    "Thought: done\nFinal Answer: 4",
+]
+
+
+@pytest.fixture
+def openai_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    seen: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+            reply = REPLIES[min(len(seen) - 1, len(REPLIES) - 1)]
+            data = json.dumps(
+                {
+                    "id": "c",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": reply},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_compatible_server_runs_the_react_agent(openai_server: Any, tmp_path: Any) -> None:
+    url, seen = openai_server
+    config = load_config(
+        overrides={
+            "data_dir": str(tmp_path),
+            "model": {
+                "provider": "openai",
+                "name": "test-model",
+                "base_url": url,
+                "api_key": "sk-test",
+            },
+        },
+        environ={},
+        read_dotenv=False,
+    )
+    result = build_agent(config).invoke("What is 2 + 2?")
+    assert result["answer"] == "4" and result["steps"][0]["observation"] == "4"
+    assert result["model"] == "openai:test-model"
+    assert seen[0]["path"] == "/v1/chat/completions" and seen[0]["auth"] == "Bearer sk-test"
+    assert seen[0]["stop"] == ["\nObservation:", "Observation:"] and "grammar" not in seen[0]
+
+
+def test_missing_key_names_the_env_var(monkeypatch: Any, tmp_path: Any) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY"):
+        get_chat_model(ModelConfig(provider="openai"), tmp_path)
+
+
+def test_ollama_model_is_built(tmp_path: Any) -> None:
+    model = get_chat_model(
+        ModelConfig(provider="ollama", name="llama3.2", base_url="http://127.0.0.1:9"), tmp_path
+    )
+    assert type(model).__name__ == "ChatOllama"
+
+
+def test_module_class_must_be_a_chat_model(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError, match="not a LangChain BaseChatModel"):
+        get_chat_model(ModelConfig(provider="json:JSONDecoder"), tmp_path)
+    with pytest.raises(ConfigError, match="cannot be imported"):
+        get_chat_model(ModelConfig(provider="no_such_mod:Chat"), tmp_path)
+
+
+def test_grammar_on_with_a_remote_model_is_a_config_error(
+    openai_server: Any, tmp_path: Any
+) -> None:
+    url, _ = openai_server
+    config = load_config(
+        overrides={
+            "data_dir": str(tmp_path),
+            "agent": {"grammar": "on"},
+            "model": {"provider": "openai", "base_url": url, "api_key": "k"},
+        },
+        environ={},
+        read_dotenv=False,
+    )
+    with pytest.raises(ConfigError, match="does not support grammars"):
+        build_agent(config)
