@@ -29,6 +29,7 @@ __all__ = [
     "Step",
     "StopReason",
     "ToolCall",
+    "close_run",
     "limit_message",
     "single_arg_input",
 ]
@@ -171,6 +172,14 @@ def limit_message(reason: StopReason, limits: Limits, steps: list[Step]) -> str:
     if last is not None:
         text += f" Last observation from {last.tool}: {last.observation[:500]}"
     return text
+
+
+def close_run(result: AgentResult, limits: Limits, deadline: Deadline) -> AgentResult:
+    """Finish a run: a limit-stopped run gets the limit message as its answer; set the time."""
+    if result.stopped_by:
+        result.answer = limit_message(result.stopped_by, limits, result.steps)
+    result.elapsed_s = deadline.elapsed()
+    return result
 
 
 def single_arg_input(tool: BaseTool, value: Any) -> str | dict[str, Any]:

@@ -17,7 +17,7 @@ from tooldeck.agents.core import (
     RepeatTracker,
     Step,
     ToolCall,
-    limit_message,
+    close_run,
     single_arg_input,
 )
 from tooldeck.agents.grammar import GRAMMAR_MAX_TOKENS, react_grammar
@@ -218,7 +218,4 @@ def react_loop(
         messages.append(HumanMessage(render(tpl["observation"], observation=step.observation)))
     else:
         result.stopped_by = "max_steps"
-    if result.stopped_by:
-        result.answer = limit_message(result.stopped_by, limits, steps)
-    result.elapsed_s = deadline.elapsed()
-    return result
+    return close_run(result, limits, deadline)

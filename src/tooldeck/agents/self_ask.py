@@ -15,7 +15,7 @@ from tooldeck.agents.core import (
     RepeatTracker,
     Step,
     ToolCall,
-    limit_message,
+    close_run,
     single_arg_input,
 )
 from tooldeck.agents.grammar import GRAMMAR_MAX_TOKENS, self_ask_grammar
@@ -104,7 +104,4 @@ def self_ask_loop(
         messages.append(HumanMessage(render(template, answer=step.observation)))
     else:
         result.stopped_by = "max_steps"
-    if result.stopped_by:
-        result.answer = limit_message(result.stopped_by, limits, steps)
-    result.elapsed_s = deadline.elapsed()
-    return result
+    return close_run(result, limits, deadline)

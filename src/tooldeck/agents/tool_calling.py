@@ -28,7 +28,15 @@ from langchain.agents.middleware import (
 )
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from tooldeck.agents.core import AgentResult, Limits, Step, StopReason, limit_message
+from tooldeck.agents.core import (
+    AgentResult,
+    Deadline,
+    Limits,
+    Step,
+    StopReason,
+    close_run,
+    limit_message,
+)
 from tooldeck.agents.runnable import BaseAgent, Event
 from tooldeck.prompts import load_template
 from tooldeck.tools.runner import daemon_call
@@ -159,10 +167,11 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
 class _StepCollector:
     """Turns the graph's message updates into steps and a result."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits) -> None:
         self.pending: dict[str, tuple[str, str, Any]] = {}
         self.result = AgentResult(answer="")
-        self.started = time.monotonic()
+        self.limits = limits
+        self.deadline = Deadline(limits.max_seconds)
 
     def feed(self, message: BaseMessage) -> Step | None:
         if isinstance(message, AIMessage):
@@ -180,11 +189,8 @@ class _StepCollector:
             return step
         return None
 
-    def finish(self, limits: Limits) -> AgentResult:
-        if self.result.stopped_by:
-            self.result.answer = limit_message(self.result.stopped_by, limits, self.result.steps)
-        self.result.elapsed_s = time.monotonic() - self.started
-        return self.result
+    def finish(self) -> AgentResult:
+        return close_run(self.result, self.limits, self.deadline)
 
 
 def _updates(chunk: dict[str, Any]) -> Iterator[BaseMessage]:
@@ -228,7 +234,7 @@ class ToolCallingAgent(BaseAgent):
         self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool
     ) -> Iterator[Event]:
         """Run the graph, yielding a step event per tool result."""
-        collector = _StepCollector()
+        collector = _StepCollector(self.limits)
         graph_config: RunnableConfig = {**config, "recursion_limit": 4 * self.limits.max_steps + 10}
         for chunk in self.graph.stream(
             self._graph_input(question, history), graph_config, stream_mode="updates"
@@ -237,13 +243,13 @@ class ToolCallingAgent(BaseAgent):
                 step = collector.feed(message)
                 if step is not None:
                     yield {"event": "step", "step": step.to_dict()}
-        yield self._finish(collector.finish(self.limits))
+        yield self._finish(collector.finish())
 
     async def aevents(
         self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool
     ) -> AsyncIterator[Event]:
         """Async :meth:`events`."""
-        collector = _StepCollector()
+        collector = _StepCollector(self.limits)
         graph_config: RunnableConfig = {**config, "recursion_limit": 4 * self.limits.max_steps + 10}
         async for chunk in self.graph.astream(
             self._graph_input(question, history), graph_config, stream_mode="updates"
@@ -252,4 +258,4 @@ class ToolCallingAgent(BaseAgent):
                 step = collector.feed(message)
                 if step is not None:
                     yield {"event": "step", "step": step.to_dict()}
-        yield self._finish(collector.finish(self.limits))
+        yield self._finish(collector.finish())
