@@ -66,7 +66,13 @@ def test_model_flag_parsing() -> None:
     [
         (["run", ""], 2, "the question is empty"),
         (["run", "--agent", "planner", "hi"], 2, "agent.type: Input should be 'react'"),
-        (["run", "--tools", "calculator,nope", "hi"], 2, "unknown tool 'nope'"),
+        (["run", "--tools", "calculator,nope", "hi"], 2, "config key tools: unknown tool 'nope'"),
+        (["run", "--agent", "tool-calling", "hi"], 2, "needs a model with native tool calling"),
+        (
+            ["run", "--agent", "self-ask", "hi"],
+            2,
+            "agent.search_tool 'search' is not a registered tool",
+        ),
         (
             ["run", "--model", "gguf:/nonexistent/model.gguf", "hi"],
             2,

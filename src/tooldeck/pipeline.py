@@ -70,6 +70,15 @@ def _self_ask(
     return self_ask_loop(question, search, limits, use_grammar=grammar, history=history)
 
 
+def _configured_tools(registry: ToolRegistry, names: list[str]) -> list[BaseTool]:
+    from tooldeck.errors import UnknownToolError
+
+    try:
+        return registry.select(names)
+    except (UnknownToolError, ConfigError) as exc:
+        raise type(exc)(f"config key tools: {exc}") from None
+
+
 def build_agent(
     config: Config,
     *,
@@ -101,11 +110,20 @@ def build_agent(
     limits = limits_from(config)
     kind = config.agent.type
     if kind == "tool-calling":
+        from langchain_core.language_models import BaseChatModel
+
         from tooldeck.agents.tool_calling import ToolCallingAgent
 
+        if type(chat).bind_tools is BaseChatModel.bind_tools:
+            msg = (
+                f"agent.type 'tool-calling' needs a model with native tool calling, and "
+                f"{label} has none; use agent.type react or self-ask, or a model such as "
+                "openai or ollama"
+            )
+            raise ConfigError(msg)
         return ToolCallingAgent(
             chat,
-            registry.select(config.tools),
+            _configured_tools(registry, config.tools),
             model_label=label,
             limits=limits,
             max_question_chars=config.max_question_chars,
@@ -123,7 +141,7 @@ def build_agent(
         search = registry.select([name])[0]
         loop = partial(_self_ask, search, limits, grammar)
     else:
-        tools = registry.select(config.tools)
+        tools = _configured_tools(registry, config.tools)
         min_score = config.agent.tool_min_score
         if min_score is None and grammar:
             min_score = 0.0  # auto: a small constrained model sees only matching tools

@@ -214,3 +214,14 @@ def test_concurrent_async_runs(config: Any, registry: Any) -> None:
         return await agent.abatch(["a", "b"])
 
     assert [r["answer"] for r in asyncio.run(main())] == ["same", "same"]
+
+
+def test_model_failure_is_a_model_error(config: Any, registry: Any) -> None:
+    from tooldeck.errors import ModelError
+
+    agent, _ = make(config, registry, [RuntimeError("server exploded")])
+    with pytest.raises(ModelError, match="the model call failed: RuntimeError: server exploded"):
+        agent.invoke("hi")
+    agent2, _ = make(config, registry, [RuntimeError("stream broke")])
+    with pytest.raises(ModelError, match="stream broke"):
+        list(agent2.stream("hi"))

@@ -85,3 +85,45 @@ async def test_async_and_stream(config: Any, registry: Any) -> None:
     agent2, _ = make(config, registry, [call("echo", {"text": "y"}), AIMessage("ok")])
     events = list(agent2.stream("echo y"))
     assert [e["event"] for e in events] == ["step", "final"]
+
+
+def test_non_transient_model_error_fails_the_run_once(config: Any, registry: Any) -> None:
+    import pytest
+
+    from tooldeck.errors import ModelError
+
+    agent, model = make(config, registry, [ValueError("bad request: unknown parameter")])
+    with pytest.raises(ModelError, match="the model call failed: ValueError: bad request"):
+        agent.invoke("hi")
+    assert len(model.calls) == 1
+
+
+def test_is_transient() -> None:
+    from tooldeck.agents.tool_calling import is_transient
+
+    class RateLimitError(Exception):
+        pass
+
+    class Http(Exception):
+        status_code = 503
+
+    assert is_transient(ConnectionError()) and is_transient(TimeoutError())
+    assert is_transient(RateLimitError()) and is_transient(Http())
+    assert not is_transient(ValueError("x")) and not is_transient(NotImplementedError())
+
+
+def test_model_without_tool_calling_is_a_config_error(config: Any, registry: Any) -> None:
+    import pytest
+
+    from tooldeck.errors import ConfigError
+    from tooldeck.pipeline import build_agent
+
+    class NoTools(ScriptedChatModel):
+        bind_tools = __import__(
+            "langchain_core.language_models", fromlist=["BaseChatModel"]
+        ).BaseChatModel.bind_tools
+
+    cfg = config.model_copy()
+    cfg.agent = cfg.agent.model_copy(update={"type": "tool-calling"})
+    with pytest.raises(ConfigError, match="needs a model with native tool calling"):
+        build_agent(cfg, registry=registry, model=NoTools(responses=["x"]))

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import patch_config
 
 from tooldeck.agents.core import AgentResult, Limits, LoopGen, ModelCall, Step, ToolCall
-from tooldeck.errors import InputError
+from tooldeck.errors import InputError, ModelError, ToolDeckError
 from tooldeck.tools.runner import arun_tool, run_tool
 
 if TYPE_CHECKING:
@@ -28,10 +28,47 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-__all__ = ["AgentInput", "BaseAgent", "TextAgent", "parse_input"]
+__all__ = [
+    "AgentInput",
+    "BaseAgent",
+    "TextAgent",
+    "amodel_errors",
+    "model_errors",
+    "parse_input",
+]
 
 AgentInput = str | dict[str, Any]
 Event = dict[str, Any]
+T = TypeVar("T")
+
+
+def _model_failure(exc: Exception) -> ModelError:
+    return ModelError(f"the model call failed: {type(exc).__name__}: {exc}")
+
+
+def model_errors(items: Iterator[T]) -> Iterator[T]:
+    """Pass items through; turn an unexpected exception into a :class:`ModelError`.
+
+    Tool failures never get here (they become observations), so what escapes a loop is
+    the model's (or its client's) failure.
+    """
+    try:
+        yield from items
+    except ToolDeckError:
+        raise
+    except Exception as exc:
+        raise _model_failure(exc) from exc
+
+
+async def amodel_errors(items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Async :func:`model_errors`."""
+    try:
+        async for item in items:
+            yield item
+    except ToolDeckError:
+        raise
+    except Exception as exc:
+        raise _model_failure(exc) from exc
 
 
 def parse_input(value: AgentInput, max_chars: int) -> tuple[str, list[BaseMessage]]:
@@ -190,6 +227,22 @@ class TextAgent(BaseAgent):
         self.model = model
         self.loop = loop
 
+    def _invoke_model(self, call: ModelCall, config: RunnableConfig) -> str:
+        try:
+            return self.model.invoke(call.messages, config, **call.options).text
+        except ToolDeckError:
+            raise
+        except Exception as exc:
+            raise _model_failure(exc) from exc
+
+    async def _ainvoke_model(self, call: ModelCall, config: RunnableConfig) -> str:
+        try:
+            return (await self.model.ainvoke(call.messages, config, **call.options)).text
+        except ToolDeckError:
+            raise
+        except Exception as exc:
+            raise _model_failure(exc) from exc
+
     def events(
         self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool
     ) -> Iterator[Event]:
@@ -206,12 +259,13 @@ class TextAgent(BaseAgent):
             if isinstance(item, ModelCall):
                 if tokens:
                     parts = []
-                    for chunk in self.model.stream(item.messages, config, **item.options):
+                    chunks = self.model.stream(item.messages, config, **item.options)
+                    for chunk in model_errors(chunks):
                         parts.append(chunk.text)
                         yield {"event": "token", "text": chunk.text}
                     reply = "".join(parts)
                 else:
-                    reply = self.model.invoke(item.messages, config, **item.options).text
+                    reply = self._invoke_model(item, config)
             elif isinstance(item, ToolCall):
                 reply = run_tool(
                     item.tool,
@@ -239,13 +293,13 @@ class TextAgent(BaseAgent):
             if isinstance(item, ModelCall):
                 if tokens:
                     parts = []
-                    async for chunk in self.model.astream(item.messages, config, **item.options):
+                    chunks = self.model.astream(item.messages, config, **item.options)
+                    async for chunk in amodel_errors(chunks):
                         parts.append(chunk.text)
                         yield {"event": "token", "text": chunk.text}
                     reply = "".join(parts)
                 else:
-                    message = await self.model.ainvoke(item.messages, config, **item.options)
-                    reply = message.text
+                    reply = await self._ainvoke_model(item, config)
             elif isinstance(item, ToolCall):
                 reply = await arun_tool(
                     item.tool,

@@ -37,7 +37,7 @@ from tooldeck.agents.core import (
     close_run,
     limit_message,
 )
-from tooldeck.agents.runnable import BaseAgent, Event
+from tooldeck.agents.runnable import BaseAgent, Event, amodel_errors, model_errors
 from tooldeck.prompts import load_template
 from tooldeck.tools.runner import daemon_call
 from tooldeck.tools.select import preselect_tools
@@ -48,9 +48,33 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
     from langgraph.runtime import Runtime
 
-__all__ = ["GuardMiddleware", "ToolCallingAgent"]
+__all__ = ["GuardMiddleware", "ToolCallingAgent", "is_transient"]
 
 _STOP_KEY = "tooldeck_stopped_by"
+
+
+_TRANSIENT_NAMES = frozenset(
+    {
+        "RateLimitError",
+        "APIConnectionError",
+        "APITimeoutError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "RemoteProtocolError",
+    }
+)
+
+
+def is_transient(exc: Exception) -> bool:
+    """Whether a model error is worth retrying: network trouble, rate limits, 5xx."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__):
+        return True
+    status = getattr(exc, "status_code", None)
+    return status in (408, 429, 500, 502, 503, 504)
 
 
 class _GuardState(AgentState[Any]):
@@ -218,7 +242,13 @@ class ToolCallingAgent(BaseAgent):
         )
         middleware: list[Any] = [
             GuardMiddleware(limits, tool_top_k),
-            ModelRetryMiddleware(max_retries=2, initial_delay=0.5, jitter=False),
+            ModelRetryMiddleware(
+                max_retries=2,
+                retry_on=is_transient,
+                on_failure="error",
+                initial_delay=0.5,
+                jitter=False,
+            ),
         ]
         self.graph = create_agent(
             model,
@@ -236,9 +266,10 @@ class ToolCallingAgent(BaseAgent):
         """Run the graph, yielding a step event per tool result."""
         collector = _StepCollector(self.limits)
         graph_config: RunnableConfig = {**config, "recursion_limit": 4 * self.limits.max_steps + 10}
-        for chunk in self.graph.stream(
+        stream = self.graph.stream(
             self._graph_input(question, history), graph_config, stream_mode="updates"
-        ):
+        )
+        for chunk in model_errors(stream):
             for message in _updates(chunk):
                 step = collector.feed(message)
                 if step is not None:
@@ -251,9 +282,10 @@ class ToolCallingAgent(BaseAgent):
         """Async :meth:`events`."""
         collector = _StepCollector(self.limits)
         graph_config: RunnableConfig = {**config, "recursion_limit": 4 * self.limits.max_steps + 10}
-        async for chunk in self.graph.astream(
+        stream = self.graph.astream(
             self._graph_input(question, history), graph_config, stream_mode="updates"
-        ):
+        )
+        async for chunk in amodel_errors(stream):
             for message in _updates(chunk):
                 step = collector.feed(message)
                 if step is not None:

@@ -40,7 +40,10 @@ def resolve_gguf(name: str | None, data_dir: Path) -> Path:
         return path
     from tooldeck.models.catalogue import lookup, models_dir
 
-    entry = lookup(name)
+    try:
+        entry = lookup(name)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(f"model.name: {exc}") from None
     pulled = models_dir(data_dir) / entry.file
     if not pulled.is_file():
         msg = f"model {name!r} is not installed; run: tooldeck models pull {name}"
