@@ -84,7 +84,6 @@ class AgentConfig(_Strict):
     max_steps: int = Field(default=8, ge=1, le=200)
     max_seconds: float = Field(default=120.0, gt=0)
     max_repeats: int = Field(default=2, ge=1, le=20)
-    max_parse_errors: int = Field(default=3, ge=0, le=20)
     tool_timeout_s: float = Field(default=30.0, gt=0)
     tool_top_k: int = Field(default=3, ge=1, le=100)
     tool_min_score: float | None = None

@@ -141,6 +141,34 @@ def describe_tools(tools: Sequence[BaseTool]) -> str:
     return "\n".join(blocks)
 
 
+def _opening(
+    tpl: dict[str, Any], question: str, tools: Sequence[BaseTool], history: Sequence[BaseMessage]
+) -> list[BaseMessage]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    names = ", ".join(t.name for t in tools)
+    system = render(tpl["system"], tools=describe_tools(tools), tool_names=names)
+    question_text = render(tpl["question"], question=question)
+    return [SystemMessage(system), *history, HumanMessage(question_text)]
+
+
+def _call_options(
+    tools: Sequence[BaseTool], use_grammar: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Model call options for a normal step and for a step that must be the final answer.
+
+    Without a grammar, both stop before a hallucinated observation. With one, a small model
+    that repeats itself, or has one step left, gets a grammar that allows only an answer.
+    """
+    if not use_grammar:
+        options: dict[str, Any] = {"stop": STOP_SEQUENCES}
+        return options, options
+    return (
+        {"grammar": react_grammar(tools), "max_tokens": GRAMMAR_MAX_TOKENS},
+        {"grammar": react_grammar(()), "max_tokens": GRAMMAR_MAX_TOKENS},
+    )
+
+
 def react_loop(
     question: str,
     tools: Sequence[BaseTool],
@@ -161,20 +189,13 @@ def react_loop(
     Returns:
         A generator whose return value is the :class:`AgentResult`.
     """
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+    from langchain_core.messages import AIMessage, HumanMessage
 
     tpl = load_template("react")
     by_name = {t.name: t for t in tools}
     names = ", ".join(by_name)
-    system = render(tpl["system"], tools=describe_tools(tools), tool_names=names)
-    messages: list[BaseMessage] = [SystemMessage(system), *history]
-    messages.append(HumanMessage(render(tpl["question"], question=question)))
-    options: dict[str, Any] = {"stop": STOP_SEQUENCES}
-    final_only = options
-    if use_grammar:
-        # A small model that repeats itself, or has one step left, must answer now.
-        options = {"grammar": react_grammar(tools), "max_tokens": GRAMMAR_MAX_TOKENS}
-        final_only = {"grammar": react_grammar(()), "max_tokens": GRAMMAR_MAX_TOKENS}
+    messages = _opening(tpl, question, tools, history)
+    options, final_only = _call_options(tools, use_grammar)
     deadline, repeats = Deadline(limits.max_seconds), RepeatTracker()
     steps: list[Step] = []
     result = AgentResult(answer="", steps=steps)
