@@ -127,3 +127,18 @@ def test_model_without_tool_calling_is_a_config_error(config: Any, registry: Any
     cfg.agent = cfg.agent.model_copy(update={"type": "tool-calling"})
     with pytest.raises(ConfigError, match="needs a model with native tool calling"):
         build_agent(cfg, registry=registry, model=NoTools(responses=["x"]))
+
+
+def test_invalid_arguments_go_back_to_the_model(config: Any, registry: Any) -> None:
+    agent, model = make(config, registry, [call("calculator", {"expr": "1+1"}), AIMessage("fixed")])
+    result = agent.invoke("add")
+    assert result["answer"] == "fixed"
+    assert "expression" in result["steps"][0]["observation"]
+    assert "error" in result["steps"][0]["observation"].lower()
+
+
+def test_unknown_tool_name_goes_back_to_the_model(config: Any, registry: Any) -> None:
+    agent, _ = make(config, registry, [call("weather", {"city": "Oslo"}), AIMessage("no weather")])
+    result = agent.invoke("weather?")
+    assert result["answer"] == "no weather"
+    assert "weather" in result["steps"][0]["observation"]

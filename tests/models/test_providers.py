@@ -119,3 +119,51 @@ def test_grammar_on_with_a_remote_model_is_a_config_error(
     )
     with pytest.raises(ConfigError, match="does not support grammars"):
         build_agent(config)
+
+
+@pytest.fixture
+def ollama_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    seen: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append({"path": self.path, **body})
+            reply = REPLIES[min(len(seen) - 1, len(REPLIES) - 1)]
+            line = {
+                "model": body["model"],
+                "created_at": "2026-01-01T00:00:00Z",
+                "message": {"role": "assistant", "content": reply},
+                "done": True,
+                "done_reason": "stop",
+            }
+            data = (json.dumps(line) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_ollama_server_runs_the_react_agent(ollama_server: Any, tmp_path: Any) -> None:
+    url, seen = ollama_server
+    config = load_config(
+        overrides={
+            "data_dir": str(tmp_path),
+            "model": {"provider": "ollama", "name": "llama3.2", "base_url": url},
+        },
+        environ={},
+        read_dotenv=False,
+    )
+    result = build_agent(config).invoke("What is 2 + 2?")
+    assert result["answer"] == "4" and result["steps"][0]["observation"] == "4"
+    assert seen[0]["path"] == "/api/chat" and seen[0]["model"] == "llama3.2"

@@ -139,7 +139,10 @@ class CalculatorInput(BaseModel):
 
 @tool(args_schema=CalculatorInput)
 def calculator(expression: str) -> str:
-    """Compute an arithmetic expression and return the number. Use it for any math."""
+    """Compute an arithmetic expression and return the number.
+
+    Use it for any math instead of computing in your head.
+    """
     return evaluate(expression)
 
 
