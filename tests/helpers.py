@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from langchain_core.tools import tool
@@ -82,3 +87,35 @@ def react(thought: str, tool_name: str, tool_input: str) -> str:
 def final(answer: str, thought: str = "I know the answer") -> str:
     """A ReAct final step."""
     return f"Thought: {thought}\nFinal Answer: {answer}"
+
+
+@contextlib.contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port) in a thread; yield ``http://host:port``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class JSONHandler(BaseHTTPRequestHandler):
+    """Base handler: quiet, with a helper that sends one JSON (or NDJSON) body."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def read_json(self) -> Any:
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def send_json(
+        self, data: Any, content_type: str = "application/json", suffix: str = ""
+    ) -> None:
+        body = (json.dumps(data) + suffix).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

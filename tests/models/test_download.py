@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import loopback_server
 from tooldeck.errors import DownloadError, HashMismatchError
 from tooldeck.models.catalogue import CatalogueEntry, installed_models, load_catalogue
 from tooldeck.models.download import HUB_URL_ENV, pull
@@ -51,13 +51,9 @@ def hub(monkeypatch: Any) -> Iterator[_Hub]:
                 return
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv(HUB_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}")
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as url:
+        monkeypatch.setenv(HUB_URL_ENV, url)
+        yield state
 
 
 def entry(sha: str | None) -> CatalogueEntry:

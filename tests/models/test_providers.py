@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from tests.helpers import JSONHandler, loopback_server
 from tooldeck.config import ModelConfig, load_config
 from tooldeck.errors import ConfigError, MissingAPIKeyError
 from tooldeck.models import get_chat_model
@@ -25,15 +23,12 @@ REPLIES = [
 def openai_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     seen: list[dict[str, Any]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    class Handler(JSONHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.read_json()
             seen.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
             reply = REPLIES[min(len(seen) - 1, len(REPLIES) - 1)]
-            data = json.dumps(
+            self.send_json(
                 {
                     "id": "c",
                     "object": "chat.completion",
@@ -48,18 +43,10 @@ def openai_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
                     ],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            )
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as url:
+        yield f"{url}/v1", seen
 
 
 def test_openai_compatible_server_runs_the_react_agent(openai_server: Any, tmp_path: Any) -> None:
@@ -125,12 +112,9 @@ def test_grammar_on_with_a_remote_model_is_a_config_error(
 def ollama_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     seen: list[dict[str, Any]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    class Handler(JSONHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.read_json()
             seen.append({"path": self.path, **body})
             reply = REPLIES[min(len(seen) - 1, len(REPLIES) - 1)]
             line = {
@@ -140,18 +124,10 @@ def ollama_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
                 "done": True,
                 "done_reason": "stop",
             }
-            data = (json.dumps(line) + "\n").encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-ndjson")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(line, content_type="application/x-ndjson", suffix="\n")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Handler) as url:
+        yield url, seen
 
 
 def test_ollama_server_runs_the_react_agent(ollama_server: Any, tmp_path: Any) -> None:
