@@ -88,6 +88,7 @@ def test_model_flag_parsing() -> None:
         (["tools", "run", "nope", "{}"], 2, "unknown tool 'nope'"),
         (["tools", "run", "calculator", '{"expression": "1/0"}'], 1, "division by zero"),
         (["--config", "/nonexistent.yaml", "config", "show"], 2, "not found"),
+        (["config", "show", "--config", "/nonexistent.yaml"], 2, "not found"),
         (["bogus-command"], 2, "invalid choice"),
     ],
 )
@@ -197,3 +198,11 @@ def test_chat_repl_keeps_history(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "Hi Bob" in out.stdout and "Final Answer: Bob" in out.stdout
     no_traceback(out)
+
+
+def test_verbose_shows_the_traceback_and_keeps_the_exit_code() -> None:
+    out = cli("run", "--verbose", "--config", "/nonexistent.yaml", "hi")
+    assert out.returncode == 2
+    assert (
+        "Traceback" in out.stderr and "error: config file /nonexistent.yaml not found" in out.stderr
+    )

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,42 +24,58 @@ __all__ = ["build_parser", "main", "model_override"]
 _PROVIDERS = ("local", "gguf", "openai", "ollama")
 
 
+def _common_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config", default=default, help="config file (default: ./tooldeck.yaml or ./config.yaml)"
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", default=default, help="debug logs and tracebacks"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every command."""
+    """The argument parser for every command; ``--config``/``--verbose`` go anywhere."""
     parser = argparse.ArgumentParser(
         prog="tooldeck",
         description="LangChain agents over a registry of tools, offline by default.",
     )
-    parser.add_argument("--config", help="config file (default: ./tooldeck.yaml or ./config.yaml)")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logs and tracebacks")
+    _common_flags(parser, None)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_flags(common, argparse.SUPPRESS)  # a subcommand's flag wins, absence keeps the global
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="answer one question with the agent")
+    run = sub.add_parser("run", help="answer one question with the agent", parents=[common])
     run.add_argument("question", help="the question, or - to read it from standard input")
     _agent_flags(run)
     run.add_argument("--json", action="store_true", help="print one JSON object, no streaming")
 
-    chat = sub.add_parser("chat", help="an interactive conversation (/reset, /exit)")
+    chat = sub.add_parser(
+        "chat", help="an interactive conversation (/reset, /exit)", parents=[common]
+    )
     _agent_flags(chat)
 
     tools = sub.add_parser("tools", help="list tools, or run one directly").add_subparsers(
         dest="tools_command", metavar="ACTION", required=True
     )
-    tools.add_parser("list", help="name, plugin, description and availability of every tool")
-    tool_run = tools.add_parser("run", help="run one tool with JSON arguments")
+    tools.add_parser(
+        "list", help="name, plugin, description and availability of every tool", parents=[common]
+    )
+    tool_run = tools.add_parser("run", help="run one tool with JSON arguments", parents=[common])
     tool_run.add_argument("name")
     tool_run.add_argument("arguments", help='JSON object, e.g. \'{"expression": "2*3"}\'')
 
     config = sub.add_parser("config", help="show the effective configuration").add_subparsers(
         dest="config_command", metavar="ACTION", required=True
     )
-    config.add_parser("show", help="print the effective config, secrets masked")
+    config.add_parser("show", help="print the effective config, secrets masked", parents=[common])
 
     models = sub.add_parser("models", help="list or download local models").add_subparsers(
         dest="models_command", metavar="ACTION", required=True
     )
-    models.add_parser("list", help="installed models and the catalogue")
-    pull = models.add_parser("pull", help="download a catalogue model (resumable, verified)")
+    models.add_parser("list", help="installed models and the catalogue", parents=[common])
+    pull = models.add_parser(
+        "pull", help="download a catalogue model (resumable, verified)", parents=[common]
+    )
     pull.add_argument("name")
     return parser
 
@@ -190,16 +207,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except ToolDeckError as exc:
-        print(f"error: {exc}", file=sys.stderr)
         if args.verbose:
-            raise
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if args.verbose:
-            raise
+            traceback.print_exc()
         print(
             f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose)", file=sys.stderr
         )

@@ -59,3 +59,14 @@ def test_temperature_and_seed_are_reproducible(tmp_path: Any) -> None:
 def test_missing_gguf(tmp_path: Any) -> None:
     with pytest.raises(ModelNotFoundError, match="not found"):
         get_chat_model(ModelConfig(provider="gguf", name=str(tmp_path / "x.gguf")), tmp_path)
+
+
+def test_context_overflow_names_the_settings(tmp_path: Any) -> None:
+    model = get_chat_model(ModelConfig(n_ctx=512, max_tokens=8), tmp_path)
+    with pytest.raises(ModelError, match="exceeds the available context size.*raise model.n_ctx"):
+        model.invoke("hello " * 2000)
+
+
+def test_batch(chat: Any) -> None:
+    replies = chat.batch(["Say hi.", "Say bye."])
+    assert len(replies) == 2 and all(r.content for r in replies)

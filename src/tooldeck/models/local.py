@@ -124,6 +124,8 @@ def _raise_if_error(result: Any) -> None:
         err = result["error"]
         text = err.get("message", err) if isinstance(err, dict) else err
         msg = f"llama.cpp refused the request: {text}"
+        if "context size" in str(text):
+            msg += "; raise model.n_ctx, or lower agent.max_observation_chars or agent.max_steps"
         raise ModelError(msg)
 
 
