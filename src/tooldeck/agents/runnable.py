@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -42,33 +43,33 @@ Event = dict[str, Any]
 T = TypeVar("T")
 
 
-def _model_failure(exc: Exception) -> ModelError:
-    return ModelError(f"the model call failed: {type(exc).__name__}: {exc}")
+@contextmanager
+def _model_failures() -> Iterator[None]:
+    """Turn an unexpected exception from a model call into a :class:`ModelError`.
 
-
-def model_errors(items: Iterator[T]) -> Iterator[T]:
-    """Pass items through; turn an unexpected exception into a :class:`ModelError`.
-
-    Tool failures never get here (they become observations), so what escapes a loop is
-    the model's (or its client's) failure.
+    Tool failures never get here (they become observations), so what escapes is the model's
+    (or its client's) failure; tooldeck's own errors pass unchanged.
     """
     try:
-        yield from items
+        yield
     except ToolDeckError:
         raise
     except Exception as exc:
-        raise _model_failure(exc) from exc
+        msg = f"the model call failed: {type(exc).__name__}: {exc}"
+        raise ModelError(msg) from exc
+
+
+def model_errors(items: Iterator[T]) -> Iterator[T]:
+    """Pass a model's stream through, its failures turned into :class:`ModelError`."""
+    with _model_failures():
+        yield from items
 
 
 async def amodel_errors(items: AsyncIterator[T]) -> AsyncIterator[T]:
     """Async :func:`model_errors`."""
-    try:
+    with _model_failures():
         async for item in items:
             yield item
-    except ToolDeckError:
-        raise
-    except Exception as exc:
-        raise _model_failure(exc) from exc
 
 
 def parse_input(value: AgentInput, max_chars: int) -> tuple[str, list[BaseMessage]]:
@@ -228,20 +229,12 @@ class TextAgent(BaseAgent):
         self.loop = loop
 
     def _invoke_model(self, call: ModelCall, config: RunnableConfig) -> str:
-        try:
+        with _model_failures():
             return self.model.invoke(call.messages, config, **call.options).text
-        except ToolDeckError:
-            raise
-        except Exception as exc:
-            raise _model_failure(exc) from exc
 
     async def _ainvoke_model(self, call: ModelCall, config: RunnableConfig) -> str:
-        try:
+        with _model_failures():
             return (await self.model.ainvoke(call.messages, config, **call.options)).text
-        except ToolDeckError:
-            raise
-        except Exception as exc:
-            raise _model_failure(exc) from exc
 
     def events(
         self, question: str, history: list[BaseMessage], config: RunnableConfig, tokens: bool

@@ -39,7 +39,12 @@ from tooldeck.agents.core import (
 )
 from tooldeck.agents.runnable import BaseAgent, Event, amodel_errors, model_errors
 from tooldeck.prompts import load_template
-from tooldeck.tools.runner import daemon_call
+from tooldeck.tools.runner import (
+    Observation,
+    daemon_call,
+    failure_observation,
+    timeout_observation,
+)
 from tooldeck.tools.select import preselect_tools
 
 if TYPE_CHECKING:
@@ -156,36 +161,40 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         """Async :meth:`wrap_model_call`."""
         return await handler(self._narrow(request))
 
-    def _error(self, request: ToolCallRequest, text: str) -> ToolMessage:
+    def _error(self, request: ToolCallRequest, observation: Observation) -> ToolMessage:
         call = request.tool_call
-        return ToolMessage(text, tool_call_id=call["id"], name=call["name"], status="error")
+        return ToolMessage(
+            observation.text, tool_call_id=call["id"], name=call["name"], status="error"
+        )
+
+    def _failed(self, request: ToolCallRequest, exc: Exception) -> ToolMessage:
+        args = list(request.tool.args) if request.tool is not None else []
+        return self._error(request, failure_observation(request.tool_call["name"], exc, args))
+
+    def _timed_out(self, request: ToolCallRequest) -> ToolMessage:
+        name = request.tool_call["name"]
+        return self._error(request, timeout_observation(name, self.limits.tool_timeout_s))
 
     def wrap_tool_call(self, request: ToolCallRequest, handler: Callable[..., Any]) -> Any:
         """Run the tool with a timeout; an exception becomes an error result for the model."""
-        name = request.tool_call["name"]
         future = daemon_call(lambda: handler(request))
         try:
             return future.result(timeout=self.limits.tool_timeout_s)
         except concurrent.futures.TimeoutError:
-            return self._error(
-                request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s"
-            )
+            return self._timed_out(request)
         except Exception as exc:
-            return self._error(request, f"Error: {name} failed: {type(exc).__name__}: {exc}")
+            return self._failed(request, exc)
 
     async def awrap_tool_call(
         self, request: ToolCallRequest, handler: Callable[..., Awaitable[Any]]
     ) -> Any:
         """Async :meth:`wrap_tool_call`."""
-        name = request.tool_call["name"]
         try:
             return await asyncio.wait_for(handler(request), self.limits.tool_timeout_s)
         except TimeoutError:
-            return self._error(
-                request, f"Error: {name} timed out after {self.limits.tool_timeout_s:g} s"
-            )
+            return self._timed_out(request)
         except Exception as exc:
-            return self._error(request, f"Error: {name} failed: {type(exc).__name__}: {exc}")
+            return self._failed(request, exc)
 
 
 class _StepCollector:

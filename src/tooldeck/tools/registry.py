@@ -39,9 +39,8 @@ class ToolEntry:
     @property
     def summary(self) -> str:
         """The first line of the tool's description."""
-        return (
-            (self.tool.description or "").strip().splitlines()[0] if self.tool.description else ""
-        )
+        lines = (self.tool.description or "").strip().splitlines()
+        return lines[0] if lines else ""
 
     def missing_env(self) -> list[str]:
         """Env vars the tool needs that are not set."""

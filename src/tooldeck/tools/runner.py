@@ -12,7 +12,7 @@ import concurrent.futures
 import inspect
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
 
-__all__ = ["Observation", "arun_tool", "daemon_call", "run_tool"]
+__all__ = [
+    "Observation",
+    "arun_tool",
+    "daemon_call",
+    "failure_observation",
+    "run_tool",
+    "timeout_observation",
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,19 @@ def _as_text(value: Any) -> str:
     return str(content if content is not None else value)
 
 
-def _failure(tool: BaseTool, exc: BaseException) -> Observation:
+def failure_observation(
+    tool_name: str, exc: BaseException, arg_names: Sequence[str] = ()
+) -> Observation:
+    """The observation for a tool call that raised (any agent loop uses this wording).
+
+    Args:
+        tool_name: The tool that was called.
+        exc: What it raised; invalid-input and ``ToolException`` errors get their own text.
+        arg_names: The tool's argument names, listed after an invalid-input error.
+
+    Returns:
+        An error observation for the model.
+    """
     from langchain_core.tools import ToolException
     from pydantic import ValidationError
 
@@ -95,17 +114,18 @@ def _failure(tool: BaseTool, exc: BaseException) -> Observation:
         fields = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
         )
-        args = ", ".join(tool.args) or "none"
+        args = ", ".join(arg_names) or "none"
         return Observation(
-            f"Error: invalid input for {tool.name} ({fields}). Arguments: {args}.", True
+            f"Error: invalid input for {tool_name} ({fields}). Arguments: {args}.", True
         )
     if isinstance(exc, ToolException):
-        return Observation(f"Error: {tool.name}: {exc}", True)
-    return Observation(f"Error: {tool.name} failed: {type(exc).__name__}: {exc}", True)
+        return Observation(f"Error: {tool_name}: {exc}", True)
+    return Observation(f"Error: {tool_name} failed: {type(exc).__name__}: {exc}", True)
 
 
-def _timeout(tool: BaseTool, seconds: float) -> Observation:
-    return Observation(f"Error: {tool.name} timed out after {seconds:g} s; try other input", True)
+def timeout_observation(tool_name: str, seconds: float) -> Observation:
+    """The observation for a tool call that ran past its timeout."""
+    return Observation(f"Error: {tool_name} timed out after {seconds:g} s; try other input", True)
 
 
 def run_tool(
@@ -132,9 +152,9 @@ def run_tool(
     try:
         return Observation(_clip(_as_text(future.result(timeout=timeout_s)), max_chars))
     except concurrent.futures.TimeoutError:
-        return _timeout(tool, timeout_s)
+        return timeout_observation(tool.name, timeout_s)
     except Exception as exc:
-        return _failure(tool, exc)
+        return failure_observation(tool.name, exc, list(tool.args))
 
 
 def _is_native_async(tool: BaseTool) -> bool:
@@ -162,6 +182,6 @@ async def arun_tool(
             value = await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
         return Observation(_clip(_as_text(value), max_chars))
     except TimeoutError:
-        return _timeout(tool, timeout_s)
+        return timeout_observation(tool.name, timeout_s)
     except Exception as exc:
-        return _failure(tool, exc)
+        return failure_observation(tool.name, exc, list(tool.args))
