@@ -17,9 +17,16 @@ def test_readme_commands_match_ci() -> None:
 
 
 def test_every_config_key_is_documented() -> None:
-    from tooldeck.config import AgentConfig, Config, ModelConfig
+    from tooldeck.config import (
+        AgentConfig,
+        Config,
+        EmbeddingsConfig,
+        IndexConfig,
+        ModelConfig,
+        RagConfig,
+    )
 
     text = (REPO / "config.yaml").read_text("utf-8")
-    for model in (Config, AgentConfig, ModelConfig):
+    for model in (Config, AgentConfig, ModelConfig, EmbeddingsConfig, RagConfig, IndexConfig):
         for key in model.model_fields:
             assert f"{key}:" in text, f"config.yaml does not document {key}"

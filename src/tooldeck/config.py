@@ -27,6 +27,9 @@ __all__ = [
     "MODEL_PROVIDERS",
     "AgentConfig",
     "Config",
+    "EmbeddingsConfig",
+    "IndexConfig",
+    "RagConfig",
     "ModelConfig",
     "find_config_file",
     "load_config",
@@ -92,6 +95,53 @@ class AgentConfig(_Strict):
     max_observation_chars: int = Field(default=4000, ge=100)
 
 
+class EmbeddingsConfig(_Strict):
+    """Which text-embedding model the index, selectors and cache use."""
+
+    provider: str = Field(
+        default="local", description="local | openai | 'package.module:EmbeddingsClass'"
+    )
+    name: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value in ("local", "openai") or _MODULE_CLASS.match(value):
+            return value
+        msg = f"unknown embeddings provider {value!r}; allowed: local, openai, or 'package.module:Class'"
+        raise ValueError(msg)
+
+
+class IndexConfig(_Strict):
+    """How one named index splits its documents (``rag.indexes.NAME``)."""
+
+    splitter: Literal["fixed", "parent-child", "none"] = "fixed"
+    chunk_size: int = Field(default=1000, ge=50, le=100_000)
+    chunk_overlap: int = Field(default=150, ge=0, le=50_000)
+    parent_size: int = Field(default=4000, ge=100, le=1_000_000)
+    paths: list[str] = Field(default_factory=list)
+
+
+class RagConfig(_Strict):
+    """Retrieval: the indexes under ``data_dir/indexes`` and how they are searched."""
+
+    default_index: str = "docs"
+    top_k: int = Field(default=5, ge=1, le=100)
+    rrf_k: int = Field(default=60, ge=1, le=10_000)
+    candidates: int = Field(default=50, ge=1, le=10_000)
+    max_file_mb: float = Field(default=50.0, gt=0)
+    lock_timeout_s: float = Field(default=30.0, ge=0)
+    indexes: dict[str, IndexConfig] = Field(default_factory=dict)
+
+    def index(self, name: str) -> IndexConfig:
+        """The settings of index ``name`` (the defaults when it has none)."""
+        return self.indexes.get(name) or IndexConfig()
+
+
 class Config(_Strict):
     """The whole tooldeck configuration."""
 
@@ -103,6 +153,8 @@ class Config(_Strict):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     agent: AgentConfig = Field(default_factory=AgentConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
+    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+    rag: RagConfig = Field(default_factory=RagConfig)
 
 
 def _default_data_dir() -> Path:
@@ -265,9 +317,10 @@ def masked_dump(config: Config) -> dict[str, Any]:
         A JSON/YAML-ready dict.
     """
     data = config.model_dump(mode="json")
-    if config.model.api_key is not None:
-        data["model"]["api_key"] = "***"
-    for key in list(data["model"]["kwargs"]):
-        if re.search(r"key|token|secret|password", key, re.IGNORECASE):
-            data["model"]["kwargs"][key] = "***"
+    for section in ("model", "embeddings"):
+        if getattr(config, section).api_key is not None:
+            data[section]["api_key"] = "***"
+        for key in list(data[section]["kwargs"]):
+            if re.search(r"key|token|secret|password", key, re.IGNORECASE):
+                data[section]["kwargs"][key] = "***"
     return data
