@@ -15,8 +15,14 @@ and an exit code that ``cli.py`` maps it to::
     │   └── ModelOutputError                the model answered with something unusable
     ├── ToolExecutionError                  a tool raised (turned into an observation in the loop)
     │   └── ToolTimeoutError                a tool ran past its timeout
-    └── DownloadError                       model pull: network, interrupted transfer
-        └── HashMismatchError               the file does not have the catalogue's SHA-256
+    ├── DownloadError                       model pull: network, interrupted transfer
+    │   └── HashMismatchError               the file does not have the catalogue's SHA-256
+    └── RetrievalError                      the RAG index
+        ├── IndexNotFoundError (exit 2)     an index name that was never built
+        ├── EmptyIndexError (exit 2)        an index with no documents
+        ├── IndexBusyError                  another process is writing the index
+        ├── IndexCorruptedError             unreadable index files (rebuild it)
+        └── LoaderError                     one file that cannot be loaded (skipped, warned)
 """
 
 from __future__ import annotations
@@ -24,13 +30,19 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DownloadError",
+    "EmptyIndexError",
     "HashMismatchError",
+    "IndexBusyError",
+    "IndexCorruptedError",
+    "IndexNotFoundError",
     "InputError",
+    "LoaderError",
     "MissingAPIKeyError",
     "ModelError",
     "ModelNotFoundError",
     "ModelOutputError",
     "PluginError",
+    "RetrievalError",
     "ToolDeckError",
     "ToolExecutionError",
     "ToolTimeoutError",
@@ -101,3 +113,31 @@ class DownloadError(ToolDeckError):
 
 class HashMismatchError(DownloadError):
     """A downloaded file does not match its expected SHA-256."""
+
+
+class RetrievalError(ToolDeckError):
+    """The RAG index failed."""
+
+
+class IndexNotFoundError(RetrievalError):
+    """No index of that name exists."""
+
+    exit_code = 2
+
+
+class EmptyIndexError(RetrievalError):
+    """The index exists but holds no documents."""
+
+    exit_code = 2
+
+
+class IndexBusyError(RetrievalError):
+    """Another process holds the index's write lock."""
+
+
+class IndexCorruptedError(RetrievalError):
+    """The index files cannot be read; the message says how to rebuild."""
+
+
+class LoaderError(RetrievalError):
+    """A file cannot be loaded (the loader skips it with a warning naming the reason)."""

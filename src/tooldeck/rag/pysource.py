@@ -1,0 +1,107 @@
+"""Python source to one ``Document`` per public function, class and method.
+
+Each document holds the qualified name, the signature, the docstring and the code (cut at
+``max_code_chars``). The file is parsed with :mod:`ast`, never imported or run.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from tooldeck.errors import LoaderError
+
+__all__ = ["python_documents"]
+
+_MAX_CODE = 4000
+
+
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef, skip_self: bool) -> str:
+    args = node.args
+    if skip_self and args.args and args.args[0].arg in ("self", "cls"):
+        args = ast.arguments(
+            posonlyargs=args.posonlyargs, args=args.args[1:], vararg=args.vararg,
+            kwonlyargs=args.kwonlyargs, kw_defaults=args.kw_defaults, kwarg=args.kwarg,
+            defaults=args.defaults[-len(args.args[1:]):] if args.args[1:] and args.defaults else [],
+        )
+    text = f"({ast.unparse(args)})"
+    if node.returns is not None:
+        text += f" -> {ast.unparse(node.returns)}"
+    return text
+
+
+def _example(name: str, node: ast.FunctionDef | ast.AsyncFunctionDef, skip_self: bool) -> str:
+    args = [a.arg for a in node.args.posonlyargs + node.args.args]
+    if skip_self and args and args[0] in ("self", "cls"):
+        args = args[1:]
+    n_required = len(args) - len(node.args.defaults)
+    parts = [f"{a}=..." for a in args[:n_required]]
+    parts += [f"{a.arg}=..." for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults,
+                                              strict=False) if d is None]
+    prefix = "await " if isinstance(node, ast.AsyncFunctionDef) else ""
+    return f"{prefix}{name}({', '.join(parts)})"
+
+
+def _doc(
+    source: str, module: str, qualname: str, kind_word: str, signature: str, docstring: str,
+    code: str, example: str, line: int,
+) -> Document:
+    if len(code) > _MAX_CODE:
+        code = code[:_MAX_CODE] + "\n# ... (cut)"
+    text = f"{kind_word} {qualname}{signature}\nmodule: {module}\n"
+    if docstring:
+        text += docstring.strip() + "\n"
+    text += "\n" + code
+    return Document(page_content=text, metadata={
+        "source": source, "kind": "function", "ref": qualname, "title": f"{qualname}{signature}",
+        "module": module, "signature": signature, "example": example, "line": line,
+    })
+
+
+def python_documents(text: str, source: str) -> list[Document]:
+    """Documents for the public functions, classes and methods of one Python file.
+
+    Raises:
+        LoaderError: the file is not valid Python.
+    """
+    try:
+        tree = ast.parse(text, filename=source)
+    except (SyntaxError, ValueError) as exc:
+        raise LoaderError(f"not valid Python ({exc})") from exc
+    module = Path(source).stem
+    docs: list[Document] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+            sig = _signature(node, skip_self=False)
+            docs.append(_doc(source, module, node.name, "def", sig, ast.get_docstring(node) or "",
+                             ast.get_source_segment(text, node) or "",
+                             _example(node.name, node, False), node.lineno))
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            init = next((n for n in node.body if isinstance(n, ast.FunctionDef)
+                         and n.name == "__init__"), None)
+            sig = _signature(init, skip_self=True) if init else "()"
+            example = _example(node.name, init, True) if init else f"{node.name}()"
+            bases = ", ".join(ast.unparse(b) for b in node.bases)
+            header = ast.get_source_segment(text, node) or ""
+            docs.append(_doc(source, module, node.name, f"class{'(' + bases + ')' if bases else ''}",
+                             sig, ast.get_docstring(node) or "", header[:1500], example,
+                             node.lineno))
+            for item in node.body:
+                if (isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                        and not item.name.startswith("_")):
+                    qual = f"{node.name}.{item.name}"
+                    is_static = any(ast.unparse(d) == "staticmethod" for d in item.decorator_list)
+                    docs.append(_doc(
+                        source, module, qual, "method", _signature(item, not is_static),
+                        ast.get_docstring(item) or "", ast.get_source_segment(text, item) or "",
+                        _example(qual if is_static or _is_classmethod(item)
+                                 else f"{node.name[0].lower()}{node.name[1:]}.{item.name}",
+                                 item, not is_static), item.lineno,
+                    ))
+    return docs
+
+
+def _is_classmethod(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(ast.unparse(d) == "classmethod" for d in node.decorator_list)

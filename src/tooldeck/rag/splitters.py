@@ -1,0 +1,125 @@
+"""Splitters: documents to the chunks the index searches.
+
+- ``fixed``: chunks of at most ``chunk_size`` characters that end at a sentence end where
+  possible, else at a word end, never inside a word; consecutive chunks share up to
+  ``chunk_overlap`` characters of whole sentences or words.
+- ``parent-child``: each document is cut into parents of ``parent_size``, each parent into
+  children of ``chunk_size``; children are searched and the parent is what a search returns.
+- ``none``: one chunk per document (an API operation, a function, a record).
+
+A word longer than ``chunk_size`` (a URL, a hash) stays whole in its own chunk, unless it is
+over four times the size, when it is cut.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.documents import Document
+
+from tooldeck.config import IndexConfig
+
+__all__ = ["Chunk", "split_documents", "split_text"]
+
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n+|\n(?=\s*[-*#>|]|\s*\d+[.)]\s)")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One searchable piece: ``text`` is indexed, ``context`` is returned (the parent or itself)."""
+
+    id: str
+    text: str
+    context: str
+    metadata: dict[str, Any]
+
+
+def _units(text: str, size: int) -> list[str]:
+    """Sentences, with sentences over ``size`` broken into word runs of at most ``size``."""
+    units: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        if len(sentence) <= size:
+            units.append(sentence)
+            continue
+        run = ""
+        for word in sentence.split():
+            while len(word) > 4 * size:  # pathological: cut, or no chunk could hold it
+                if run:
+                    units.append(run)
+                    run = ""
+                units.append(word[:size])
+                word = word[size:]
+            if run and len(run) + 1 + len(word) > size:
+                units.append(run)
+                run = word
+            else:
+                run = f"{run} {word}" if run else word
+        if run:
+            units.append(run)
+    return units
+
+
+def split_text(text: str, chunk_size: int, chunk_overlap: int = 0) -> list[str]:
+    """Cut ``text`` into chunks of at most ``chunk_size`` characters at sentence/word ends.
+
+    Args:
+        text: the text.
+        chunk_size: the most characters in a chunk (a single longer word is the exception).
+        chunk_overlap: characters of whole units repeated from the end of the previous chunk.
+    """
+    if len(text) <= chunk_size:
+        return [text.strip()] if text.strip() else []
+    units = _units(text, chunk_size)
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for unit in units:
+        extra = len(unit) + (1 if current else 0)
+        if current and length + extra > chunk_size:
+            chunks.append(" ".join(current))
+            carry: list[str] = []
+            carried = 0
+            for prev in reversed(current):
+                if carried + len(prev) + 1 > chunk_overlap or carried + len(prev) + 1 + len(
+                        unit) > chunk_size:
+                    break
+                carry.insert(0, prev)
+                carried += len(prev) + 1
+            current, length = carry, max(0, carried - 1)
+            extra = len(unit) + (1 if current else 0)
+        current.append(unit)
+        length += extra
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+def _chunk_id(source: str, ordinal: str, text: str) -> str:
+    return hashlib.sha256(f"{source}\x00{ordinal}\x00{text}".encode()).hexdigest()[:32]
+
+
+def split_documents(docs: list[Document], config: IndexConfig) -> list[Chunk]:
+    """Split the documents of one file into chunks as ``config`` says."""
+    chunks: list[Chunk] = []
+    for d_index, doc in enumerate(docs):
+        meta = dict(doc.metadata)
+        source = str(meta.get("source", ""))
+        text = doc.page_content
+        if config.splitter == "none":
+            pieces = [(text, text)]
+        elif config.splitter == "parent-child":
+            pieces = [(child, parent) for parent in split_text(text, config.parent_size)
+                      for child in split_text(parent, config.chunk_size, config.chunk_overlap)]
+        else:
+            pieces = [(c, c) for c in split_text(text, config.chunk_size, config.chunk_overlap)]
+        for c_index, (piece, context) in enumerate(pieces):
+            chunk_meta = {**meta, "doc_index": d_index, "chunk_index": c_index}
+            chunks.append(Chunk(_chunk_id(source, f"{d_index}.{c_index}", piece), piece, context,
+                                chunk_meta))
+    return chunks

@@ -1,0 +1,215 @@
+"""The chunk store of one index: SQLite (WAL) with an FTS5 BM25 index over the same chunks.
+
+Tables: ``meta`` (schema version, embedding model), ``files`` (path, SHA-256, chunk count: what
+makes re-indexing incremental), ``chunks`` (text, returned context, metadata as JSON) and the
+FTS5 table ``fts`` kept in step by triggers. Every statement is parameterized.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tooldeck.errors import IndexCorruptedError
+from tooldeck.rag.splitters import Chunk
+
+__all__ = ["SCHEMA_VERSION", "ChunkStore", "StoredChunk", "fts_query"]
+
+SCHEMA_VERSION = "1"
+_COLUMNS = ("kind", "source", "ref")
+_META_KEY = re.compile(r"^\w{1,64}$")
+_STOP = frozenset(
+    "a an and are as at be by can do does for from how i in is it me my of on or so that the "
+    "this to use using what when which with you your".split()
+)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+    path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+    n_chunks INTEGER NOT NULL, indexed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks(
+    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
+    kind TEXT NOT NULL, ref TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    context TEXT, metadata TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+    text, title, ref, content='chunks', content_rowid='rowid', tokenize='porter unicode61');
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO fts(rowid, text, title, ref) VALUES (new.rowid, new.text, new.title, new.ref);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO fts(fts, rowid, text, title, ref)
+    VALUES ('delete', old.rowid, old.text, old.title, old.ref);
+END;
+"""
+
+
+class StoredChunk:
+    """A chunk read back from the store."""
+
+    __slots__ = ("context", "id", "metadata", "text")
+
+    def __init__(self, id: str, text: str, context: str | None, metadata: str) -> None:
+        self.id = id
+        self.text = text
+        self.context = context if context is not None else text
+        self.metadata: dict[str, Any] = json.loads(metadata)
+
+
+def fts_query(question: str, max_terms: int = 32) -> str:
+    """An FTS5 OR-query of the question's words (quoted, so no FTS syntax gets through)."""
+    words: list[str] = []
+    for word in re.findall(r"[^\W_]+", question.lower()):
+        if word not in _STOP and word not in words:
+            words.append(word)
+    if not words:
+        words = re.findall(r"[^\W_]+", question.lower())[:max_terms]
+    return " OR ".join(f'"{w}"' for w in words[:max_terms])
+
+
+class ChunkStore:
+    """The SQLite side of an index.
+
+    Raises:
+        IndexCorruptedError: the file is not a readable tooldeck index.
+    """
+
+    def __init__(self, path: Path, rebuild_hint: str) -> None:
+        self.path = path
+        self._hint = rebuild_hint
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+            version = self.get_meta("schema_version")
+            if version is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+                self.db.commit()
+            elif version != SCHEMA_VERSION:
+                raise IndexCorruptedError(
+                    f"index {path.parent} has schema {version}, this tooldeck reads "
+                    f"{SCHEMA_VERSION}; {rebuild_hint}"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptedError(f"index file {path} is damaged ({exc}); {rebuild_hint}") from exc
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptedError(
+                f"index file {self.path} is damaged ({exc}); {self._hint}"
+            ) from exc
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from ``meta``."""
+        with self._guard():
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in ``meta`` (committed with the next transaction)."""
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def files(self) -> dict[str, str]:
+        """Indexed files and their SHA-256."""
+        with self._guard():
+            return dict(self.db.execute("SELECT path, sha256 FROM files").fetchall())
+
+    def chunk_ids(self, source: str) -> list[str]:
+        """Ids of the chunks of one file."""
+        with self._guard():
+            rows = self.db.execute("SELECT id FROM chunks WHERE source = ?", (source,))
+            return [r[0] for r in rows]
+
+    def count(self) -> int:
+        """Number of chunks."""
+        with self._guard():
+            return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def count_files(self) -> int:
+        """Number of files."""
+        with self._guard():
+            return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
+
+    def replace_file(self, source: str, sha256: str, size: int, chunks: list[Chunk]) -> None:
+        """Swap one file's chunks for new ones, in one transaction."""
+        rows = [
+            (c.id, source, str(c.metadata.get("kind", "doc")), str(c.metadata.get("ref", "")),
+             str(c.metadata.get("title", "")), c.text, None if c.context == c.text else c.context,
+             json.dumps(c.metadata, ensure_ascii=False, default=str))
+            for c in chunks
+        ]
+        with self._guard(), self.db:
+            self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO chunks(id, source, kind, ref, title, text, context, "
+                "metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.execute(
+                "INSERT OR REPLACE INTO files(path, sha256, size, n_chunks, indexed_at) "
+                "VALUES (?, ?, ?, ?, ?)", (source, sha256, size, len(rows), time.time()))
+
+    def remove_file(self, source: str) -> None:
+        """Forget one file and its chunks."""
+        with self._guard(), self.db:
+            self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            self.db.execute("DELETE FROM files WHERE path = ?", (source,))
+
+    def commit_meta(self, values: Mapping[str, str]) -> None:
+        """Write several ``meta`` values in one transaction."""
+        with self._guard(), self.db:
+            for key, value in values.items():
+                self.set_meta(key, value)
+
+    @staticmethod
+    def _where(filters: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for key, value in (filters or {}).items():
+            if key in _COLUMNS:
+                clauses.append(f"c.{key} = ?")
+            elif _META_KEY.match(key):
+                clauses.append("json_extract(c.metadata, ?) = ?")
+                params.append(f"$.{key}")
+            else:
+                continue
+            params.append(value)
+        return ("".join(f" AND {c}" for c in clauses), params)
+
+    def bm25(self, question: str, limit: int, filters: Mapping[str, Any] | None = None
+             ) -> list[str]:
+        """Chunk ids ranked by BM25 (text, and title/ref weighted double)."""
+        query = fts_query(question)
+        if not query:
+            return []
+        where, params = self._where(filters)
+        sql = ("SELECT c.id FROM fts JOIN chunks c ON c.rowid = fts.rowid WHERE fts MATCH ?"
+               f"{where} ORDER BY bm25(fts, 1.0, 2.0, 2.0) LIMIT ?")
+        with self._guard():
+            return [r[0] for r in self.db.execute(sql, (query, *params, limit))]
+
+    def get(self, ids: Iterable[str]) -> dict[str, StoredChunk]:
+        """Chunks by id."""
+        wanted = list(ids)
+        found: dict[str, StoredChunk] = {}
+        with self._guard():
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for row in self.db.execute(
+                    f"SELECT id, text, context, metadata FROM chunks WHERE id IN ({marks})", part
+                ):
+                    found[row[0]] = StoredChunk(*row)
+        return found
