@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         "pull", help="download a catalogue model (resumable, verified)", parents=[common]
     )
     pull.add_argument("name")
+
+    from tooldeck.cli_rag import add_parsers
+
+    add_parsers(sub, common)
     return parser
 
 
@@ -184,12 +188,25 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rag(name: str) -> Any:
+    def command(args: argparse.Namespace) -> int:
+        from tooldeck import cli_rag
+
+        return int(getattr(cli_rag, name)(args, _load(args)))
+
+    return command
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "chat": _cmd_chat,
     "tools": _cmd_tools,
     "config": _cmd_config,
     "models": _cmd_models,
+    "index": _rag("cmd_index"),
+    "ask": _rag("cmd_ask"),
+    "serve": _rag("cmd_serve"),
+    "eval": _rag("cmd_eval"),
 }
 
 

@@ -112,7 +112,10 @@ class EmbeddingsConfig(_Strict):
     def _known_provider(cls, value: str) -> str:
         if value in ("local", "openai") or _MODULE_CLASS.match(value):
             return value
-        msg = f"unknown embeddings provider {value!r}; allowed: local, openai, or 'package.module:Class'"
+        msg = (
+            f"unknown embeddings provider {value!r}; allowed: local, openai, "
+            "or 'package.module:Class'"
+        )
         raise ValueError(msg)
 
 

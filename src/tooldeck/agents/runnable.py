@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import patch_config
 
 from tooldeck.agents.core import AgentResult, Limits, LoopGen, ModelCall, Step, ToolCall
-from tooldeck.errors import InputError, ModelError, ToolDeckError
+from tooldeck.errors import InputError
+from tooldeck.models.failures import model_failures
 from tooldeck.tools.runner import arun_tool, run_tool
 
 if TYPE_CHECKING:
@@ -43,31 +43,15 @@ Event = dict[str, Any]
 T = TypeVar("T")
 
 
-@contextmanager
-def _model_failures() -> Iterator[None]:
-    """Turn an unexpected exception from a model call into a :class:`ModelError`.
-
-    Tool failures never get here (they become observations), so what escapes is the model's
-    (or its client's) failure; tooldeck's own errors pass unchanged.
-    """
-    try:
-        yield
-    except ToolDeckError:
-        raise
-    except Exception as exc:
-        msg = f"the model call failed: {type(exc).__name__}: {exc}"
-        raise ModelError(msg) from exc
-
-
 def model_errors(items: Iterator[T]) -> Iterator[T]:
     """Pass a model's stream through, its failures turned into :class:`ModelError`."""
-    with _model_failures():
+    with model_failures():
         yield from items
 
 
 async def amodel_errors(items: AsyncIterator[T]) -> AsyncIterator[T]:
     """Async :func:`model_errors`."""
-    with _model_failures():
+    with model_failures():
         async for item in items:
             yield item
 
@@ -229,11 +213,11 @@ class TextAgent(BaseAgent):
         self.loop = loop
 
     def _invoke_model(self, call: ModelCall, config: RunnableConfig) -> str:
-        with _model_failures():
+        with model_failures():
             return self.model.invoke(call.messages, config, **call.options).text
 
     async def _ainvoke_model(self, call: ModelCall, config: RunnableConfig) -> str:
-        with _model_failures():
+        with model_failures():
             return (await self.model.ainvoke(call.messages, config, **call.options)).text
 
     def events(

@@ -130,7 +130,8 @@ def get_embeddings(config: EmbeddingsConfig) -> Embeddings:
         try:
             from langchain_openai import OpenAIEmbeddings
         except ImportError as exc:  # pragma: no cover - it is a dependency
-            raise ModelError("langchain-openai is not installed: pip install langchain-openai") from exc
+            msg = "langchain-openai is not installed: pip install langchain-openai"
+            raise ModelError(msg) from exc
         kwargs: dict[str, Any] = {"model": config.name or "text-embedding-3-small",
                                   "api_key": key, "chunk_size": config.batch_size}
         if config.base_url:

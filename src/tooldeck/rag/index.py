@@ -57,6 +57,7 @@ class Match:
     metadata: dict[str, Any]
     bm25_rank: int | None = None
     vector_rank: int | None = None
+    similarity: float | None = None
 
     @property
     def kind(self) -> str:
@@ -170,7 +171,9 @@ class HybridIndex:
                 + f"; build it with `tooldeck index {name} PATH...`"
             )
         if exists and not (self.dir / "chroma").is_dir():
-            raise IndexCorruptedError(f"index {name!r} has no vector store in {self.dir}; {self.hint}")
+            raise IndexCorruptedError(
+                f"index {name!r} has no vector store in {self.dir}; {self.hint}"
+            )
         self.dir.mkdir(parents=True, exist_ok=True)
         self.store = ChunkStore(self.dir / "index.sqlite", self.hint)
         self._embeddings = embeddings
@@ -369,7 +372,7 @@ class HybridIndex:
             )
         n = min(max(self.rag.candidates, k), total)
         lexical = self.store.bm25(question, n, filters)
-        vector = self._vector_ids(question, n, filters)
+        vector, similarity = self._vector_ids(question, n, filters)
         scores = rrf_fuse([lexical, vector], self.rag.rrf_k)
         best = sorted(scores, key=lambda i: -scores[i])
         chunks = self.store.get(best[: k * 3])
@@ -381,12 +384,14 @@ class HybridIndex:
             if chunk is None:  # a vector whose chunk row is gone (an interrupted update)
                 continue
             out.append(Match(cid, scores[cid], chunk.text, chunk.context, chunk.metadata,
-                             lex_rank.get(cid), vec_rank.get(cid)))
+                             lex_rank.get(cid), vec_rank.get(cid), similarity.get(cid)))
             if len(out) == k:
                 break
         return out
 
-    def _vector_ids(self, question: str, n: int, filters: Mapping[str, Any] | None) -> list[str]:
+    def _vector_ids(
+        self, question: str, n: int, filters: Mapping[str, Any] | None
+    ) -> tuple[list[str], dict[str, float]]:
         self._check_model()
         vector = self.embeddings.embed_query(question)
         try:
@@ -399,7 +404,8 @@ class HybridIndex:
                 f"vector search in index {self.name!r} failed ({type(exc).__name__}: {exc}); "
                 f"{self.hint}"
             ) from exc
-        return list(result["ids"][0])
+        ids = list(result["ids"][0])
+        return ids, {i: 1.0 - float(d) for i, d in zip(ids, result["distances"][0], strict=True)}
 
 
 def remove_index(data_dir: Path, name: str) -> None:

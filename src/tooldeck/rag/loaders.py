@@ -238,7 +238,8 @@ def _structured(text: str, source: str, suffix: str) -> list[Document]:
 
             data = yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise LoaderError(f"invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise LoaderError(f"invalid JSON ({where}: {exc.msg})") from exc
     except Exception as exc:  # yaml.YAMLError and its many subclasses
         raise LoaderError(f"invalid YAML ({str(exc).splitlines()[0]})") from exc
     if is_openapi(data):

@@ -100,7 +100,8 @@ def _type_name(schema: dict[str, Any], ref_name: str | None) -> str:
     if kind == "array":
         items = schema.get("items", {})
         inner = items.get("$ref", "").rsplit("/", 1)[-1] if isinstance(items, dict) else ""
-        kind = f"array of {inner or (items.get('type', 'any') if isinstance(items, dict) else 'any')}"
+        item_type = items.get("type", "any") if isinstance(items, dict) else "any"
+        kind = f"array of {inner or item_type}"
     if "enum" in schema:
         kind += " one of " + ", ".join(map(str, schema["enum"][:10]))
     if "format" in schema:
@@ -228,7 +229,8 @@ def openapi_documents(data: dict[str, Any], source: str) -> list[Document]:
     if servers and isinstance(servers[0], dict):
         server = str(servers[0].get("url", ""))
     else:
-        server = (f"https://{data['host']}" if data.get("host") else "") + str(data.get("basePath", ""))
+        host = f"https://{data['host']}" if data.get("host") else ""
+        server = host + str(data.get("basePath", ""))
     server = server or "http://localhost"
     docs: list[Document] = []
     for path, item in data["paths"].items():

@@ -73,19 +73,21 @@ def python_documents(text: str, source: str) -> list[Document]:
     module = Path(source).stem
     docs: list[Document] = []
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+        public = not getattr(node, "name", "_").startswith("_")
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and public:
             sig = _signature(node, skip_self=False)
             docs.append(_doc(source, module, node.name, "def", sig, ast.get_docstring(node) or "",
                              ast.get_source_segment(text, node) or "",
                              _example(node.name, node, False), node.lineno))
-        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+        elif isinstance(node, ast.ClassDef) and public:
             init = next((n for n in node.body if isinstance(n, ast.FunctionDef)
                          and n.name == "__init__"), None)
             sig = _signature(init, skip_self=True) if init else "()"
             example = _example(node.name, init, True) if init else f"{node.name}()"
             bases = ", ".join(ast.unparse(b) for b in node.bases)
             header = ast.get_source_segment(text, node) or ""
-            docs.append(_doc(source, module, node.name, f"class{'(' + bases + ')' if bases else ''}",
+            word = f"class({bases})" if bases else "class"
+            docs.append(_doc(source, module, node.name, word,
                              sig, ast.get_docstring(node) or "", header[:1500], example,
                              node.lineno))
             for item in node.body:

@@ -98,7 +98,8 @@ class ChunkStore:
                     f"{SCHEMA_VERSION}; {rebuild_hint}"
                 )
         except sqlite3.DatabaseError as exc:
-            raise IndexCorruptedError(f"index file {path} is damaged ({exc}); {rebuild_hint}") from exc
+            msg = f"index file {path} is damaged ({exc}); {rebuild_hint}"
+            raise IndexCorruptedError(msg) from exc
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -195,7 +196,8 @@ class ChunkStore:
         if not query:
             return []
         where, params = self._where(filters)
-        sql = ("SELECT c.id FROM fts JOIN chunks c ON c.rowid = fts.rowid WHERE fts MATCH ?"
+        # Only fixed column names and "?" placeholders are interpolated; values are parameters.
+        sql = ("SELECT c.id FROM fts JOIN chunks c ON c.rowid = fts.rowid WHERE fts MATCH ?"  # noqa: S608
                f"{where} ORDER BY bm25(fts, 1.0, 2.0, 2.0) LIMIT ?")
         with self._guard():
             return [r[0] for r in self.db.execute(sql, (query, *params, limit))]
@@ -209,7 +211,8 @@ class ChunkStore:
                 part = wanted[start : start + 500]
                 marks = ",".join("?" * len(part))
                 for row in self.db.execute(
-                    f"SELECT id, text, context, metadata FROM chunks WHERE id IN ({marks})", part
+                    f"SELECT id, text, context, metadata FROM chunks WHERE id IN ({marks})",  # noqa: S608
+                    part,
                 ):
                     found[row[0]] = StoredChunk(*row)
         return found

@@ -1,0 +1,168 @@
+"""The retrieval commands of the CLI: ``index``, ``ask``, ``serve`` and ``eval apibench``.
+
+Kept apart from :mod:`tooldeck.cli` so that each stays one screenful; both only parse, call
+and print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tooldeck.config import Config
+
+__all__ = ["add_parsers", "cmd_ask", "cmd_eval", "cmd_index", "cmd_serve"]
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the retrieval subcommands to the CLI's subparsers."""
+    index = sub.add_parser("index", help="index files or folders into a named index",
+                           parents=[common])
+    index.add_argument("name", help="index name, e.g. myapi")
+    index.add_argument("paths", nargs="*", help="files/folders (default: rag.indexes.NAME.paths)")
+    index.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    index.add_argument("--keep", action="store_true",
+                       help="keep indexed files that are not under PATHS (default: remove them)")
+    index.add_argument("--splitter", choices=["fixed", "parent-child", "none"],
+                       help="override rag.indexes.NAME.splitter")
+    index.add_argument("--chunk-size", type=int, help="override rag.indexes.NAME.chunk_size")
+
+    ask = sub.add_parser("ask", help="ask an index: endpoint/function, parameters, example",
+                         parents=[common])
+    ask.add_argument("name", help="index name")
+    ask.add_argument("question", help="the question, or - to read it from standard input")
+    ask.add_argument("--top-k", type=int, help="matches to return (default rag.top_k)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--no-llm", action="store_true", help="answer from the best match, no model")
+    ask.add_argument("--kind", choices=["rest", "function", "doc"], help="only this kind")
+    ask.add_argument("--model", help="as for `tooldeck run --model`")
+
+    serve = sub.add_parser("serve", help="HTTP API and web page (FastAPI)", parents=[common])
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--index", help="index for /rest_api and /functional (rag.default_index)")
+    serve.add_argument("--no-llm", action="store_true", help="answer /v1/ask without a model")
+
+    evals = sub.add_parser("eval", help="evaluation harnesses").add_subparsers(
+        dest="eval_command", metavar="HARNESS", required=True)
+    bench = evals.add_parser("apibench", help="Gorilla APIBench: index a hub's APIs, ask, score",
+                             parents=[common])
+    bench.add_argument("--api", required=True, help="API file, e.g. tensorflowhub_api.jsonl")
+    bench.add_argument("--eval", required=True, dest="eval_file",
+                       help="gold eval rows, e.g. tensorflow_eval.json")
+    bench.add_argument("--questions", required=True, help="questions_<hub>_0_shot.jsonl")
+    bench.add_argument("--responses", help="score this response file instead of answering")
+    bench.add_argument("--limit", type=int, help="first N questions only")
+    bench.add_argument("--no-llm", action="store_true", help="answer with the top-1 API call")
+    bench.add_argument("--top-k", type=int, default=5)
+    bench.add_argument("--model", help="as for `tooldeck run --model`")
+    bench.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _read_question(value: str) -> str:
+    return sys.stdin.read() if value == "-" else value
+
+
+def cmd_index(args: argparse.Namespace, config: Config) -> int:
+    """``tooldeck index NAME PATH...``."""
+    from tooldeck.errors import InputError
+    from tooldeck.rag import open_index
+    from tooldeck.rag.index import remove_index
+
+    settings = config.rag.index(args.name)
+    updates: dict[str, Any] = {}
+    if args.splitter:
+        updates["splitter"] = args.splitter
+    if args.chunk_size:
+        updates["chunk_size"] = args.chunk_size
+    settings = settings.model_copy(update=updates)
+    paths = args.paths or settings.paths
+    if not paths:
+        raise InputError(f"give files or folders to index: tooldeck index {args.name} PATH...")
+    if args.rebuild:
+        remove_index(config.data_dir, args.name)
+    index = open_index(config, args.name, create=True)
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="chunk", desc=f"indexing {args.name}", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    try:
+        stats = index.update(paths, settings, prune=not args.keep, progress=progress, warn=warn)
+    finally:
+        if bar is not None:
+            bar.close()
+        index.close()
+    print(f"index {args.name}: {stats.files_added} added, {stats.files_updated} updated, "
+          f"{stats.files_unchanged} unchanged, {stats.files_removed} removed, "
+          f"{len(stats.skipped)} skipped; {stats.chunks_embedded} chunks embedded, "
+          f"{stats.chunks_total} in the index; {stats.seconds:.2f} s")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    """``tooldeck ask NAME QUESTION``."""
+    from tooldeck.rag import check_question, open_index
+    from tooldeck.rag.answer import ask
+
+    question = check_question(_read_question(args.question), config.max_question_chars)
+    index = open_index(config, args.name)
+    model = None
+    if not args.no_llm:
+        from tooldeck.models import get_chat_model
+
+        model = get_chat_model(config.model, config.data_dir)
+    filters = {"kind": args.kind} if args.kind else None
+    try:
+        result = ask(index, question, args.top_k or config.rag.top_k, model, filters)
+    finally:
+        index.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(result.answer)
+    if result.matches:
+        print("\nMatches:")
+        for i, m in enumerate(result.matches, start=1):
+            print(f"  [{i}] {m.kind:8} {m.ref}  ({m.source}, score {m.score:.4f})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    """``tooldeck serve``."""
+    import uvicorn
+
+    from tooldeck.server.app import create_app
+
+    app = create_app(config, index=args.index, use_llm=not args.no_llm)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    """``tooldeck eval apibench``."""
+    from tooldeck.eval.apibench import format_report, run_apibench
+
+    model = None
+    if not args.no_llm and not args.responses:
+        from tooldeck.models import get_chat_model
+
+        model = get_chat_model(config.model, config.data_dir)
+    report = run_apibench(
+        config, api_file=args.api, eval_file=args.eval_file, questions_file=args.questions,
+        responses_file=args.responses, limit=args.limit, model=model, top_k=args.top_k,
+        progress=sys.stderr.isatty(),
+    )
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0

@@ -1,0 +1,26 @@
+"""One place that turns a model's unexpected exceptions into :class:`ModelError`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tooldeck.errors import ModelError, ToolDeckError
+
+__all__ = ["model_failures"]
+
+
+@contextmanager
+def model_failures() -> Iterator[None]:
+    """Turn an unexpected exception from a model call into a :class:`ModelError`.
+
+    Tool failures never get here (they become observations), so what escapes is the model's
+    (or its client's) failure; tooldeck's own errors pass unchanged.
+    """
+    try:
+        yield
+    except ToolDeckError:
+        raise
+    except Exception as exc:
+        msg = f"the model call failed: {type(exc).__name__}: {exc}"
+        raise ModelError(msg) from exc

@@ -1,0 +1,54 @@
+"""Retrieval: loaders, splitters, the hybrid index and answering from it.
+
+Nothing below this package needs it; the retriever tool, the API helper (``tooldeck
+index/ask``), the server and the APIBench harness build on it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tooldeck.config import Config
+    from tooldeck.rag.index import HybridIndex
+
+__all__ = ["check_question", "open_index"]
+
+
+def open_index(config: Config, name: str | None = None, create: bool = False) -> HybridIndex:
+    """Open index ``name`` (``rag.default_index`` when ``None``) with the configured embeddings.
+
+    The embedding model is built on first use, so opening is cheap.
+
+    Raises:
+        IndexNotFoundError: no such index and ``create`` is false.
+        IndexCorruptedError: its files cannot be read.
+    """
+    from tooldeck.rag.index import HybridIndex
+
+    def embeddings():  # type: ignore[no-untyped-def]
+        from tooldeck.models.embeddings import get_embeddings
+
+        return get_embeddings(config.embeddings)
+
+    return HybridIndex(name or config.rag.default_index, config.rag, config.data_dir,
+                       embeddings=embeddings, create=create)
+
+
+def check_question(question: str, limit: int) -> str:
+    """Strip a question and reject empty or oversized ones.
+
+    Raises:
+        InputError: empty, or longer than ``limit`` characters (``max_question_chars``).
+    """
+    from tooldeck.errors import InputError
+
+    text = question.strip()
+    if not text:
+        raise InputError("the question is empty; ask something, e.g. 'how do I create a session?'")
+    if len(text) > limit:
+        raise InputError(
+            f"the question is {len(text)} characters, over max_question_chars={limit}; "
+            "shorten it or raise the limit in config"
+        )
+    return text
