@@ -53,7 +53,9 @@ class _Specs:
 
         Args:
             register: The callback; takes a LangChain ``BaseTool`` or a typed, documented
-                function, and optionally the env vars the tool needs to be available.
+                function, and optionally the env vars the tool needs to be available. Its
+                ``config`` attribute is the effective :class:`tooldeck.config.Config`, for
+                plugins whose tools depend on settings (as the built-in retriever does).
         """
 
 

@@ -31,6 +31,8 @@ _SEPARATORS = {b"(", b")", b","}
 def hub_of(records: list[dict[str, Any]], file_name: str = "") -> Hub:
     """Which hub's rules apply: from the records' ``framework`` (or the file name)."""
     text = " ".join(str(r.get("framework", "")) for r in records[:20]).lower() + file_name.lower()
+    if "hugging" in text:
+        return "huggingface"
     if "tensorflow" in text:
         return "tensorflowhub"
     if "pytorch" in text or "torch" in text:

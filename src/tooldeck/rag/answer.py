@@ -124,7 +124,7 @@ def _prompt(question: str, matches: list[Match]) -> list[tuple[str, str]]:
     template = load_template("rag")
     blocks = [
         render(template["block"], n=str(i), kind=m.kind, ref=m.ref, source=m.source,
-               text=_shorten(m.context, _CONTEXT_CHARS))
+               body=_shorten(m.context, _CONTEXT_CHARS))
         for i, m in enumerate(matches, start=1)
     ]
     user = render(template["user"], context="\n\n".join(blocks), question=question,
@@ -145,8 +145,9 @@ def _model_answer(
     bound: Any = model
     if getattr(model, "supports_grammar", False):
         bound = model.bind(grammar=_grammar(len(matches)))
+    messages = _prompt(question, matches)
     with model_failures():
-        reply = bound.invoke(_prompt(question, matches))
+        reply = bound.invoke(messages)
     text = str(getattr(reply, "content", reply)).strip()
     found = re.search(r"\[(\d+)\]", text)
     if found is None:

@@ -65,6 +65,17 @@ def _units(text: str, size: int) -> list[str]:
     return units
 
 
+def _tail_words(text: str, limit: int) -> str:
+    words: list[str] = []
+    size = 0
+    for word in reversed(text.split()):
+        if size + len(word) + (1 if words else 0) > limit:
+            break
+        words.insert(0, word)
+        size += len(word) + (1 if len(words) > 1 else 0)
+    return " ".join(words)
+
+
 def split_text(text: str, chunk_size: int, chunk_overlap: int = 0) -> list[str]:
     """Cut ``text`` into chunks of at most ``chunk_size`` characters at sentence/word ends.
 
@@ -91,6 +102,10 @@ def split_text(text: str, chunk_size: int, chunk_overlap: int = 0) -> list[str]:
                     break
                 carry.insert(0, prev)
                 carried += len(prev) + 1
+            if not carry and chunk_overlap:  # the last sentence is too long: carry its last words
+                tail = _tail_words(current[-1], min(chunk_overlap, chunk_size - len(unit) - 1))
+                if tail:
+                    carry, carried = [tail], len(tail) + 1
             current, length = carry, max(0, carried - 1)
             extra = len(unit) + (1 if current else 0)
         current.append(unit)

@@ -164,11 +164,8 @@ def build_registry(config: Config, plugins: LoadedPlugins | None = None) -> Tool
     for impl in loaded.manager.hook.register_tools.get_hookimpls():
         name = impl.plugin_name
 
-        def register(tool: Any, requires_env: Iterable[str] = (), _plugin: str = name) -> None:
-            registry.register(tool, plugin=_plugin, requires_env=requires_env)
-
         try:
-            impl.function(register=register)
+            impl.function(register=_Register(registry, name, config))
         except PluginError:
             raise
         except Exception as exc:
@@ -177,6 +174,18 @@ def build_registry(config: Config, plugins: LoadedPlugins | None = None) -> Tool
         _register_module(registry, module_name)
     registry.failed_plugins = dict(loaded.failed)
     return registry
+
+
+class _Register:
+    """The ``register`` callable a plugin's hook receives; ``register.config`` is the config."""
+
+    def __init__(self, registry: ToolRegistry, plugin: str, config: Config) -> None:
+        self._registry = registry
+        self._plugin = plugin
+        self.config = config
+
+    def __call__(self, tool: Any, requires_env: Iterable[str] = ()) -> None:
+        self._registry.register(tool, plugin=self._plugin, requires_env=requires_env)
 
 
 def _register_module(registry: ToolRegistry, module_name: str) -> None:

@@ -13,3 +13,9 @@ def register_tools(register: Register) -> None:
     from tooldeck.tools.builtin.calculator import calculator
 
     register(calculator)
+    config = getattr(register, "config", None)
+    if config is not None:
+        from tooldeck.tools.builtin.retriever import retriever_tools
+
+        for tool in retriever_tools(config):
+            register(tool)

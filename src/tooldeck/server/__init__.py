@@ -1,0 +1,1 @@
+"""The HTTP server: FastAPI app (``tooldeck serve``) and its web page."""

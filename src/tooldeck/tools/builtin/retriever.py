@@ -1,0 +1,78 @@
+"""The ``retriever`` tool: search a tooldeck index and return cited passages.
+
+One tool per index: ``retriever`` searches ``rag.default_index``; every other index (configured
+under ``rag.indexes`` or built under ``data_dir/indexes``) gets ``retriever_NAME``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+if TYPE_CHECKING:
+    from tooldeck.config import Config
+
+__all__ = ["RetrieverInput", "RetrieverTool", "retriever_tools"]
+
+_PASSAGE_CHARS = 800
+
+
+class RetrieverInput(BaseModel):
+    """Arguments of the retriever tool."""
+
+    query: str = Field(min_length=1, max_length=2000, description="what to look for")
+
+
+class RetrieverTool(BaseTool):
+    """Search one index; the observation lists numbered passages with their sources."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str = "retriever"
+    description: str = ""
+    args_schema: type[BaseModel] = RetrieverInput
+    config: Any = None
+    index_name: str = "docs"
+    _retriever: Any = PrivateAttr(default=None)
+
+    def _run(self, query: str, **_: Any) -> str:
+        from tooldeck.rag.retriever import IndexRetriever
+
+        if self._retriever is None:
+            self._retriever = IndexRetriever(config=self.config, index_name=self.index_name)
+        docs = self._retriever.invoke(query)
+        if not docs:
+            return f"No passages in index {self.index_name!r} match {query!r}."
+        parts = []
+        for n, doc in enumerate(docs, start=1):
+            meta = doc.metadata
+            text = doc.page_content.strip()
+            if len(text) > _PASSAGE_CHARS:
+                text = text[:_PASSAGE_CHARS].rsplit(" ", 1)[0] + " ..."
+            parts.append(f"[{n}] {meta.get('kind', 'doc')} {meta.get('id', '')} "
+                         f"(source: {meta.get('source', '')})\n{text}")
+        return "\n\n".join(parts)
+
+
+def _tool_name(index: str, default: str) -> str:
+    return "retriever" if index == default else "retriever_" + re.sub(r"[^A-Za-z0-9_]", "_", index)
+
+
+def retriever_tools(config: Config) -> list[RetrieverTool]:
+    """One retriever tool per configured or built index (``retriever`` for the default one)."""
+    from tooldeck.rag.index import list_indexes
+
+    default = config.rag.default_index
+    names = dict.fromkeys([default, *config.rag.indexes, *list_indexes(config.data_dir)])
+    return [
+        RetrieverTool(
+            name=_tool_name(index, default),
+            description=(f"Search the local document index {index!r} (API operations, "
+                         "functions and docs) and return cited passages. Input: a search query."),
+            config=config, index_name=index,
+        )
+        for index in names
+    ]
