@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _COMMANDS[args.command](args)
+        return int(_COMMANDS[args.command](args))
     except ToolDeckError as exc:
         if args.verbose:
             traceback.print_exc()

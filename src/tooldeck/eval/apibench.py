@@ -36,7 +36,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     file = Path(path)
     try:
         opener = gzip.open if file.suffix == ".gz" else open
-        with opener(file, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        with opener(file, "rt", encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror or exc}") from exc
@@ -102,9 +102,9 @@ def run_apibench(
     db = ApiDatabase(records, hub)
     report: dict[str, Any] = {"hub": hub, "api_file": str(api_file), "n_apis": len(records)}
     if responses_file:
-        responses = read_jsonl(responses_file)[:limit]
+        released = read_jsonl(responses_file)[:limit]
         report.update(mode="responses", responses_file=str(responses_file))
-        report["official"] = score_responses(db, gold, responses)
+        report["official"] = score_responses(db, gold, released)
         return report
 
     from tooldeck.config import IndexConfig
@@ -157,7 +157,8 @@ def run_apibench(
         mode="model" if model is not None else "no-llm",
         model=type(model).__name__ if model is not None else None,
         top_k=top_k,
-        retriever={k.replace("topk", f"top{top_k}"): round(v / n * 100, 2) for k, v in hits.items()},
+        retriever={k.replace("topk", f"top{top_k}"): round(v / n * 100, 2)
+                   for k, v in hits.items()},
         search_p50_ms=round(latencies[len(latencies) // 2] * 1000, 2) if latencies else None,
         official=score_responses(db, gold, responses),
     )

@@ -112,7 +112,9 @@ class ApiDatabase:
     def __init__(self, records: list[dict[str, Any]], hub: Hub) -> None:
         self.records = records
         self.hub = hub
-        self.entries: list[_Entry | None] = [self._entry(str(r.get("api_call", ""))) for r in records]
+        self.entries: list[_Entry | None] = [
+            self._entry(str(r.get("api_call", ""))) for r in records
+        ]
 
     def _entry(self, api_call: str) -> _Entry | None:
         tree = _parse(api_call)

@@ -1,0 +1,93 @@
+"""The APIBench scorer against the released Gorilla responses, and the harness on a slice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tooldeck.eval.apibench import read_jsonl, run_apibench, score_responses
+from tooldeck.eval.apibench_scorer import ApiDatabase, extract_call, hub_of
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gorilla_apibench"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data not present")
+
+
+def _tsv() -> dict[tuple[str, str, str], tuple[float, float, float]]:
+    rows = (DATA / "derived" / "official_scorer_on_released_gorilla_responses.tsv").read_text()
+    out = {}
+    for line in rows.splitlines()[1:]:
+        hub, model, setting, _, acc, hal, err = line.split("\t")
+        out[(hub, model, setting)] = (float(acc), float(hal), float(err))
+    return out
+
+
+def _score_tf(model: str, setting: str) -> dict[str, Any]:
+    records = read_jsonl(DATA / "api" / "tensorflowhub_api.jsonl")
+    gold = [r["api_data"] for r in read_jsonl(DATA / "apibench_eval" / "tensorflow_eval.json")]
+    responses = read_jsonl(
+        DATA / "gorilla_responses" / f"response_tensorflowhub_{model}_{setting}.jsonl.gz")
+    return score_responses(ApiDatabase(records, "tensorflowhub"), gold, responses)
+
+
+ROWS = [(m, s) for m in ("Gorilla_FT", "Gorilla_RT")
+        for s in ("0_shot", "bm25", "gpt_index", "oracle")]
+
+
+@pytest.mark.parametrize(("model", "setting"), ROWS)
+def test_tf_rows_within_half_a_point(model: str, setting: str) -> None:
+    got = _score_tf(model, setting)
+    acc, hal, _ = _tsv()[("tensorflowhub", model, setting)]
+    assert abs(got["accuracy"] - acc) <= 0.6 and abs(got["hallucination"] - hal) <= 0.6
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "6 of 8 TF rows differ by 1-4 responses: the official run parsed with an older "
+    "tree-sitter-python grammar whose error recovery on prose differs; see the issue note"))
+def test_tf_rows_reproduce_exactly() -> None:
+    table = _tsv()
+    for model, setting in ROWS:
+        got = _score_tf(model, setting)
+        acc, hal, _ = table[("tensorflowhub", model, setting)]
+        assert (got["accuracy"], got["hallucination"]) == (acc, hal), (model, setting)
+
+
+def test_call_extraction_rules() -> None:
+    text = "<<<api_call>>>: hub.load('https://tfhub.dev/x/4'), <<<api_provider>>>: TF"
+    assert extract_call(text, "tensorflowhub") == "hub.load('https://tfhub.dev/x/4')"
+    assert extract_call("no marker here", "huggingface") == "no marker here"
+    assert extract_call("no marker here", "torchhub") is None
+    records = [{"api_call": "hub.load('https://tfhub.dev/a/1')", "domain": "Text"},
+               {"api_call": "hub.KerasLayer('https://tfhub.dev/b/2')", "domain": "Image"}]
+    db = ApiDatabase(records, hub_of(records, "tensorflowhub_api.jsonl"))
+    assert db.judge("api_call: hub.KerasLayer('https://tfhub.dev/b/2')", "Image") == ("correct", 1)
+    assert db.judge("api_call: hub.KerasLayer('https://tfhub.dev/b/2')", "Text")[0] == "error"
+    assert db.judge("api_call: hub.load('https://tfhub.dev/zzz/9')", "Text")[0] == "hallucination"
+
+
+def test_harness_on_a_slice(config: Any, tmp_path: Path) -> None:
+    report = run_apibench(
+        config, api_file=str(DATA / "api" / "tensorflowhub_api.jsonl"),
+        eval_file=str(DATA / "apibench_eval" / "tensorflow_eval.json"),
+        questions_file=str(DATA / "questions" / "questions_tensorflowhub_0_shot.jsonl"),
+        limit=40,
+    )
+    assert report["hub"] == "tensorflowhub" and report["official"]["n"] == 40
+    assert report["official"]["hallucination"] == 0.0  # answers are real DB calls
+    assert report["official"]["accuracy"] >= 50.0
+    assert report["retriever"]["top1_domain"] >= 50.0
+    assert set(report["retriever"]) == {"top1_exact", "top1_domain", "top5_exact", "top5_domain"}
+    json.dumps(report)
+
+
+def test_bad_input_files(config: Any, tmp_path: Path) -> None:
+    from tooldeck.errors import InputError
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(InputError, match="line 1: not JSON"):
+        read_jsonl(bad)
+    with pytest.raises(InputError, match="cannot read"):
+        read_jsonl(tmp_path / "missing.jsonl")
