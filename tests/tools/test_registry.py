@@ -22,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 def test_builtins_come_through_the_hook(config: Any) -> None:
     registry = build_registry(config, load_plugins(entry_points_enabled=False))
-    assert registry.names() == ["calculator"]
+    assert registry.names() == ["calculator", "retriever"]
     assert registry.get("calculator").plugin == "builtin"
 
 
@@ -73,7 +73,7 @@ def test_failing_hook_disables_only_that_plugin(config: Any, caplog: Any) -> Non
 
     plugins = load_plugins(entry_points_enabled=False, extra=[("broken", Broken())])
     registry = build_registry(config, plugins)
-    assert registry.names() == ["calculator"]
+    assert registry.names() == ["calculator", "retriever"]
     assert "missing dependency foo" in registry.failed_plugins["broken"]
     assert "plugin 'broken' disabled" in caplog.text
 
