@@ -25,6 +25,11 @@ def _texts() -> list[str]:
     api = DATA / "api" / "tensorflowhub_api.jsonl"
     if api.is_file():
         texts += api.read_text().splitlines()[:35]
+    words = "session create delete image model classify text vector search api token limit".split()
+    i = 0
+    while len(texts) < 100:  # without ../shared: synthetic sentences of varied length
+        texts.append(" ".join(words[(i + j) % len(words)] for j in range(3 + (i * 7) % 40)))
+        i += 1
     return texts[:100]
 
 
