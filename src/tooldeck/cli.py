@@ -128,12 +128,12 @@ def _load(args: argparse.Namespace) -> Config:
 def _cmd_run(args: argparse.Namespace) -> int:
     from tooldeck.console import print_json, stream_run
     from tooldeck.pipeline import build_agent
+    from tooldeck.questions import check_question
 
     if args.question == "-":
         args.question = sys.stdin.read()
-    if not args.question.strip():
-        raise InputError("the question is empty; ask something, e.g. 'What is 17 * 23?'")
     config = _load(args)
+    check_question(args.question, config.max_question_chars)  # before the model is loaded
     agent = build_agent(config)
     if args.json:
         result = agent.invoke(args.question)

@@ -142,7 +142,7 @@ def test_cli_index_and_ask(config: Any, corpus: Path, tmp_path: Path, capsys: An
     assert code == 2 and "no index named 'nope'" in err and "known indexes: myapi" in err
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("x" * 1_000_000))
     code, _, err = _cli(["ask", "myapi", "-", "--no-llm"], capsys)
-    assert code == 2 and "1000000 characters, over max_question_chars=100000" in err
+    assert code == 2 and "1,000,000 characters long; the limit is 100,000" in err
     code, _, err = _cli(["index", "bad/name", str(corpus)], capsys)
     assert code == 2 and "not allowed" in err
 

@@ -19,6 +19,7 @@ from langchain_core.runnables.config import patch_config
 from tooldeck.agents.core import AgentResult, Limits, LoopGen, ModelCall, Step, ToolCall
 from tooldeck.errors import InputError
 from tooldeck.models.failures import model_failures
+from tooldeck.questions import check_question
 from tooldeck.tools.runner import arun_tool, run_tool
 
 if TYPE_CHECKING:
@@ -78,15 +79,7 @@ def parse_input(value: AgentInput, max_chars: int) -> tuple[str, list[BaseMessag
     if not isinstance(question, str):
         msg = "agent input must be a question string or a dict with an 'input' string"
         raise InputError(msg)
-    if not question.strip():
-        raise InputError("the question is empty; ask something, e.g. 'What is 17 * 23?'")
-    if len(question) > max_chars:
-        msg = (
-            f"the question is {len(question):,} characters long; the limit is {max_chars:,} "
-            "(max_question_chars in config)"
-        )
-        raise InputError(msg)
-    return question.strip(), history
+    return check_question(question, max_chars), history
 
 
 class BaseAgent(Runnable[AgentInput, dict[str, Any]]):

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tooldeck.questions import check_question
+
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
     from tooldeck.config import Config
     from tooldeck.rag.index import HybridIndex
 
@@ -26,29 +30,10 @@ def open_index(config: Config, name: str | None = None, create: bool = False) ->
     """
     from tooldeck.rag.index import HybridIndex
 
-    def embeddings():  # type: ignore[no-untyped-def]
+    def embeddings() -> Embeddings:
         from tooldeck.models.embeddings import get_embeddings
 
         return get_embeddings(config.embeddings)
 
     return HybridIndex(name or config.rag.default_index, config.rag, config.data_dir,
                        embeddings=embeddings, create=create)
-
-
-def check_question(question: str, limit: int) -> str:
-    """Strip a question and reject empty or oversized ones.
-
-    Raises:
-        InputError: empty, or longer than ``limit`` characters (``max_question_chars``).
-    """
-    from tooldeck.errors import InputError
-
-    text = question.strip()
-    if not text:
-        raise InputError("the question is empty; ask something, e.g. 'how do I create a session?'")
-    if len(text) > limit:
-        raise InputError(
-            f"the question is {len(text)} characters, over max_question_chars={limit}; "
-            "shorten it or raise the limit in config"
-        )
-    return text
