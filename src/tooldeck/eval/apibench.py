@@ -74,9 +74,9 @@ def score_responses(
 
 
 def _choose(model: BaseChatModel, question: str, matches: list[Any]) -> int:
-    from tooldeck.rag.answer import _model_answer
+    from tooldeck.rag.answer import choose_match
 
-    chosen, _ = _model_answer(model, question, matches)
+    chosen, _ = choose_match(model, question, matches)
     return chosen if chosen is not None and chosen >= 0 else 0
 
 
@@ -109,7 +109,6 @@ def run_apibench(
 
     from tooldeck.config import IndexConfig
     from tooldeck.rag import open_index
-    from tooldeck.rag.answer import group_matches
     from tooldeck.rag.index import remove_index
 
     questions = read_jsonl(questions_file)[:limit]
@@ -132,7 +131,7 @@ def run_apibench(
         for q in questions:
             row = gold[int(q["question_id"]) - 1]
             t0 = time.perf_counter()
-            matches = group_matches(index.search(str(q["text"]), top_k * 4), top_k)
+            matches = index.search_documents(str(q["text"]), top_k)
             latencies.append(time.perf_counter() - t0)
             calls = [str(m.metadata.get("api_call", m.ref)) for m in matches]
             domains = [str(m.metadata.get("domain", "")) for m in matches]

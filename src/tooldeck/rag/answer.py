@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from tooldeck.rag.index import HybridIndex, Match
 
-__all__ = ["AskResult", "ask", "group_matches", "match_summary"]
+__all__ = ["AskResult", "ask", "choose_match", "match_summary", "render_block", "shorten"]
 
 _CONTEXT_CHARS = 1500
 _MIN_SIMILARITY = 0.2
@@ -59,20 +59,6 @@ class AskResult:
         }
 
 
-def group_matches(matches: list[Match], k: int) -> list[Match]:
-    """Keep the best chunk of each document (source + document number), at most ``k``."""
-    seen: set[tuple[str, Any]] = set()
-    out: list[Match] = []
-    for match in matches:
-        key = (match.source, match.metadata.get("doc_index"))
-        if key not in seen:
-            seen.add(key)
-            out.append(match)
-        if len(out) == k:
-            break
-    return out
-
-
 def match_summary(match: Match) -> str:
     """The structured answer for one match: what to call, its parameters, an example, the source."""
     meta = match.metadata
@@ -90,7 +76,7 @@ def match_summary(match: Match) -> str:
         lines.append("Example:")
         lines.append(f"  {meta['example']}")
     if kind == "doc":
-        lines.append(_shorten(match.context, 600))
+        lines.append(shorten(match.context, 600))
     where = match.source + (f":{meta['line']}" if meta.get("line") else "")
     lines.append(f"Source: {where}")
     return "\n".join(lines)
@@ -115,18 +101,22 @@ def _parameters_block(text: str) -> list[str]:
     return out[:30]
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word end, marked with ``...``."""
     text = text.strip()
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
+def render_block(n: int, kind: str, ref: str, source: str, text: str, limit: int) -> str:
+    """One numbered, cited context passage (the ``block`` of the ``rag`` prompt template)."""
+    return render(load_template("rag")["block"], n=str(n), kind=kind, ref=ref, source=source,
+                  body=shorten(text, limit))
+
+
 def _prompt(question: str, matches: list[Match]) -> list[tuple[str, str]]:
     template = load_template("rag")
-    blocks = [
-        render(template["block"], n=str(i), kind=m.kind, ref=m.ref, source=m.source,
-               body=_shorten(m.context, _CONTEXT_CHARS))
-        for i, m in enumerate(matches, start=1)
-    ]
+    blocks = [render_block(i, m.kind, m.ref, m.source, m.context, _CONTEXT_CHARS)
+              for i, m in enumerate(matches, start=1)]
     user = render(template["user"], context="\n\n".join(blocks), question=question,
                   count=str(len(matches)))
     return [("system", template["system"]), ("human", user)]
@@ -137,9 +127,18 @@ def _grammar(count: int) -> str:
     return f'root ::= "[" ({digits}) "] " [^\\n]{{1,300}}'
 
 
-def _model_answer(
+def choose_match(
     model: BaseChatModel, question: str, matches: list[Match]
 ) -> tuple[int | None, str]:
+    """Ask the model which match answers the question.
+
+    Returns:
+        The chosen match's position (``None``: the reply named none, ``-1``: the model said no
+        match answers it) and the rest of the reply.
+
+    Raises:
+        ModelError: the model failed.
+    """
     from tooldeck.models.failures import model_failures
 
     bound: Any = model
@@ -179,8 +178,7 @@ def ask(
         EmptyIndexError: the index has no documents.
         ModelError: the model failed.
     """
-    raw = index.search(question, max(top_k * 4, top_k), filters)
-    matches = group_matches(raw, top_k)
+    matches = index.search_documents(question, top_k, filters)
     not_found = str(load_template("rag")["not_found"])
     if not matches:
         return AskResult(not_found, [], None)
@@ -190,11 +188,11 @@ def ask(
         if not lexical and best_sim < _MIN_SIMILARITY:
             return AskResult(not_found, matches, None)
         return AskResult(match_summary(matches[0]), matches, 0)
-    chosen, text = _model_answer(model, question, matches)
+    chosen, text = choose_match(model, question, matches)
     name = type(model).__name__
     if chosen == -1:
         return AskResult(f"{not_found}\n{text}".strip(), matches, None, name)
     pick = 0 if chosen is None else chosen
-    body = text if chosen is not None else _shorten(text, 600)
+    body = text if chosen is not None else shorten(text, 600)
     answer = f"{body}\n\n{match_summary(matches[pick])}".strip() + f" [{pick + 1}]"
     return AskResult(answer, matches, pick, name)

@@ -389,6 +389,26 @@ class HybridIndex:
                 break
         return out
 
+    def search_documents(
+        self, question: str, k: int | None = None, filters: Mapping[str, Any] | None = None
+    ) -> list[Match]:
+        """The ``k`` best documents (operations, symbols, sections): the best chunk of each.
+
+        Chunks of one document (same source and document number) count once; four times ``k``
+        chunks are searched so that ``k`` distinct documents are usually found.
+        """
+        k = k or self.rag.top_k
+        seen: set[tuple[str, Any]] = set()
+        out: list[Match] = []
+        for match in self.search(question, k * 4, filters):
+            key = (match.source, match.metadata.get("doc_index"))
+            if key not in seen:
+                seen.add(key)
+                out.append(match)
+                if len(out) == k:
+                    break
+        return out
+
     def _vector_ids(
         self, question: str, n: int, filters: Mapping[str, Any] | None
     ) -> tuple[list[str], dict[str, float]]:

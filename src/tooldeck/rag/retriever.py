@@ -54,10 +54,7 @@ class IndexRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        from tooldeck.rag.answer import group_matches
-
-        k = self.k or self.config.rag.top_k
-        matches = group_matches(self.index().search(query, k * 4, self.filters), k)
+        matches = self.index().search_documents(query, self.k, self.filters)
         return [
             Document(page_content=m.context, id=m.id,
                      metadata={**m.metadata, "score": m.score, "id": m.ref})

@@ -39,6 +39,7 @@ class RetrieverTool(BaseTool):
     _retriever: Any = PrivateAttr(default=None)
 
     def _run(self, query: str, **_: Any) -> str:
+        from tooldeck.rag.answer import render_block
         from tooldeck.rag.retriever import IndexRetriever
 
         if self._retriever is None:
@@ -46,15 +47,11 @@ class RetrieverTool(BaseTool):
         docs = self._retriever.invoke(query)
         if not docs:
             return f"No passages in index {self.index_name!r} match {query!r}."
-        parts = []
-        for n, doc in enumerate(docs, start=1):
-            meta = doc.metadata
-            text = doc.page_content.strip()
-            if len(text) > _PASSAGE_CHARS:
-                text = text[:_PASSAGE_CHARS].rsplit(" ", 1)[0] + " ..."
-            parts.append(f"[{n}] {meta.get('kind', 'doc')} {meta.get('id', '')} "
-                         f"(source: {meta.get('source', '')})\n{text}")
-        return "\n\n".join(parts)
+        return "\n\n".join(
+            render_block(n, str(d.metadata.get("kind", "doc")), str(d.metadata.get("id", "")),
+                         str(d.metadata.get("source", "")), d.page_content, _PASSAGE_CHARS)
+            for n, d in enumerate(docs, start=1)
+        )
 
 
 def _tool_name(index: str, default: str) -> str:
