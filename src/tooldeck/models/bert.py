@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import glob
 import importlib.util
 import json
@@ -53,6 +54,7 @@ def default_model_dir() -> Path:
 _BLAS_LOCK = threading.Lock()
 
 
+@functools.cache
 def _openblas() -> Any | None:
     """NumPy's bundled OpenBLAS, to set its thread count (as threadpoolctl does), or None."""
     libs_dir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")

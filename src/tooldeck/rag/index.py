@@ -178,6 +178,7 @@ class HybridIndex:
         self.store = ChunkStore(self.dir / "index.sqlite", self.hint)
         self._embeddings = embeddings
         self._collection: Any = None
+        self._model_checked = False
 
     # -- parts built on first use -------------------------------------------------------
     @property
@@ -250,6 +251,7 @@ class HybridIndex:
                 f"index {self.name!r} was built with embeddings {stored!r} but the config now "
                 f"gives {current!r}; {self.hint}, or set the embeddings back"
             )
+        self._model_checked = True
         return current
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
@@ -262,7 +264,6 @@ class HybridIndex:
         self,
         paths: Sequence[str | Path],
         config: IndexConfig,
-        rebuild: bool = False,
         prune: bool = True,
         progress: Callable[[int, int], None] | None = None,
         warn: Callable[[str], None] | None = None,
@@ -272,7 +273,6 @@ class HybridIndex:
         Args:
             paths: files and folders.
             config: the splitter settings of this index.
-            rebuild: drop everything first.
             prune: delete indexed files that are no longer under ``paths``.
             progress: called as ``progress(done, total)`` while chunks are embedded.
             warn: receives one message per skipped file.
@@ -287,8 +287,6 @@ class HybridIndex:
         stats = IndexStats()
         files = iter_files(paths)
         with self._write_lock():
-            if rebuild:
-                self._drop_all()
             model_id = self._check_model()
             known = self.store.files()
             changed: list[tuple[Path, str]] = []
@@ -344,14 +342,6 @@ class HybridIndex:
             stats.chunks_total = self.store.count()
         stats.seconds = time.perf_counter() - start
         return stats
-
-    def _drop_all(self) -> None:
-        for source in self.store.files():
-            self.store.remove_file(source)
-        with contextlib.suppress(Exception):
-            ids = self.collection.get(include=[])["ids"]
-            for i in range(0, len(ids), 5000):
-                self.collection.delete(ids=ids[i : i + 5000])
 
     # -- reading ------------------------------------------------------------------------
     def search(
@@ -412,7 +402,8 @@ class HybridIndex:
     def _vector_ids(
         self, question: str, n: int, filters: Mapping[str, Any] | None
     ) -> tuple[list[str], dict[str, float]]:
-        self._check_model()
+        if not self._model_checked:  # once per instance, not on every query
+            self._check_model()
         vector = self.embeddings.embed_query(question)
         try:
             result = self.collection.query(
