@@ -34,24 +34,33 @@ def _score_tf(model: str, setting: str) -> dict[str, Any]:
 
 ROWS = [(m, s) for m in ("Gorilla_FT", "Gorilla_RT")
         for s in ("0_shot", "bm25", "gpt_index", "oracle")]
+# The two rows where one response parses differently from the official run (its python grammar
+# came from an unreleased git commit between tree-sitter-python 0.20.1 and 0.20.3).
+OFF_BY_ONE = {("Gorilla_FT", "bm25"), ("Gorilla_FT", "oracle")}
 
 
-@pytest.mark.parametrize(("model", "setting"), ROWS)
-def test_tf_rows_within_half_a_point(model: str, setting: str) -> None:
+@pytest.mark.parametrize(("model", "setting"), [r for r in ROWS if r not in OFF_BY_ONE])
+def test_tf_rows_reproduce_exactly(model: str, setting: str) -> None:
+    got = _score_tf(model, setting)
+    acc, hal, err = _tsv()[("tensorflowhub", model, setting)]
+    assert (got["accuracy"], got["hallucination"], got["error"]) == (acc, hal, err)
+
+
+@pytest.mark.parametrize(("model", "setting"), sorted(OFF_BY_ONE))
+def test_tf_rows_within_one_response(model: str, setting: str) -> None:
     got = _score_tf(model, setting)
     acc, hal, _ = _tsv()[("tensorflowhub", model, setting)]
-    assert abs(got["accuracy"] - acc) <= 0.6 and abs(got["hallucination"] - hal) <= 0.6
+    n = got["n"]  # the official percentages back to response counts
+    assert abs(got["counts"]["correct"] - round(acc * n / 100)) <= 1
+    assert abs(got["counts"]["hallucination"] - round(hal * n / 100)) <= 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "6 of 8 TF rows differ by 1-4 responses: the official run parsed with an older "
-    "tree-sitter-python grammar whose error recovery on prose differs; see the issue note"))
-def test_tf_rows_reproduce_exactly() -> None:
-    table = _tsv()
-    for model, setting in ROWS:
-        got = _score_tf(model, setting)
-        acc, hal, _ = table[("tensorflowhub", model, setting)]
-        assert (got["accuracy"], got["hallucination"]) == (acc, hal), (model, setting)
+@pytest.mark.xfail(strict=True, reason="one response each parses differently (see OFF_BY_ONE)")
+@pytest.mark.parametrize(("model", "setting"), sorted(OFF_BY_ONE))
+def test_tf_rows_off_by_one_exact(model: str, setting: str) -> None:
+    got = _score_tf(model, setting)
+    acc, hal, _ = _tsv()[("tensorflowhub", model, setting)]
+    assert (got["accuracy"], got["hallucination"]) == (acc, hal)
 
 
 def test_call_extraction_rules() -> None:

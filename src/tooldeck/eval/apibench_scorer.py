@@ -11,8 +11,10 @@ The rules, as ``../shared/data/gorilla_apibench/SOURCE.md`` states them:
    node looked at) and contains every key argument value of the API as a substring.
 4. No match: hallucination. A match in the gold API's domain: correct. Otherwise: error.
 
-A test checks that this reproduces the TensorFlow Hub rows of
-``derived/official_scorer_on_released_gorilla_responses.tsv`` exactly.
+Tests check this against the TensorFlow Hub rows of
+``derived/official_scorer_on_released_gorilla_responses.tsv``: 6 of 8 rows are exact and the
+other two differ by one response each (the official run used a python grammar from a git commit
+between tree-sitter-python 0.20.1 and 0.20.3 that no package ships).
 """
 
 from __future__ import annotations
@@ -42,10 +44,13 @@ def hub_of(records: list[dict[str, Any]], file_name: str = "") -> Hub:
 
 @lru_cache(maxsize=1)
 def _parser() -> Any:
-    import tree_sitter_python
-    from tree_sitter import Language, Parser
+    # Error recovery on prose differs between grammar and runtime versions, and most model
+    # outputs are prose. The 2022-23 python grammar of tree-sitter-languages 1.9.1 on the
+    # tree-sitter 0.20.1 runtime (what Gorilla's unpinned install got in May 2023) comes
+    # closest to the official numbers: newer pairs differ on 6 of 8 TF Hub rows, this on 2.
+    from tree_sitter_languages import get_parser
 
-    return Parser(Language(tree_sitter_python.language()))
+    return get_parser("python")
 
 
 def _parse(code: str) -> Any:
