@@ -88,21 +88,22 @@ def _single_threaded_blas() -> Iterator[bool]:
 
 
 def _gelu_(x: Array) -> Array:
-    """GELU, tanh form, computed in place (|difference from the erf form| < 5e-4).
+    """GELU, tanh form, written as ``x * sigmoid(2u)``; overwrites ``x``.
 
-    NumPy has no erf; a polynomial erf costs three times as long, and the embeddings stay
-    at cosine > 0.9999 to sentence-transformers' (a test checks).
+    ``0.5 x (1 + tanh(u)) == x / (1 + exp(-2u))`` with ``u = sqrt(2/pi) (x + 0.044715 x^3)``:
+    NumPy's float32 ``exp`` is vectorised and ``tanh`` is not, so this costs 0.6x the direct form.
+    The tanh form differs from the erf form by < 5e-4; embeddings stay at cosine > 0.9999 to
+    sentence-transformers' (a test checks).
     """
     y = x * x
-    y *= np.float32(0.044715)
-    y += np.float32(1.0)
+    y *= np.float32(-2.0 * math.sqrt(2.0 / math.pi) * 0.044715)
+    y += np.float32(-2.0 * math.sqrt(2.0 / math.pi))
     y *= x
-    y *= np.float32(math.sqrt(2.0 / math.pi))
-    np.tanh(y, out=y)
+    with np.errstate(over="ignore"):  # exp -> inf for very negative x: x / inf == 0, right
+        np.exp(y, out=y)
     y += np.float32(1.0)
-    y *= x
-    y *= np.float32(0.5)
-    return y
+    np.divide(x, y, out=x)
+    return x
 
 
 def _layer_norm(x: Array, weight: Array, bias: Array, eps: float) -> Array:
@@ -240,23 +241,10 @@ class BertEncoder:
             mask[row, : len(seq)] = 1.0
         x = self.word[ids] + self.pos[:length] + self.type0
         x = _layer_norm(x, *self.emb_ln, self.eps).reshape(n * length, self.hidden)
-        heads, size = self.heads, self.hidden // self.heads
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
-        scale = np.float32(1.0 / math.sqrt(size))
         for layer in self.layers:
-            qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(n, length, 3, heads, size)
-            q = qkv[:, :, 0].transpose(0, 2, 1, 3)
-            k = qkv[:, :, 1].transpose(0, 2, 3, 1)
-            v = qkv[:, :, 2].transpose(0, 2, 1, 3)
-            scores = np.matmul(q, k) * scale + bias
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            ctx = np.matmul(scores, v).transpose(0, 2, 1, 3).reshape(n * length, self.hidden)
-            x = _layer_norm(ctx @ layer.out_w + layer.out_b + x, layer.ln1_w, layer.ln1_b, self.eps)
-            h = x @ layer.ff1_w + layer.ff1_b
-            h = _gelu_(h)
-            x = _layer_norm(h @ layer.ff2_w + layer.ff2_b + x, layer.ln2_w, layer.ln2_b, self.eps)
+            x = self._attention(layer, x, bias, n, length)
+            x = self._feed_forward(layer, x)
         hidden = x.reshape(n, length, self.hidden)
         if self.pooling == "cls":
             pooled = hidden[:, 0]
@@ -266,6 +254,42 @@ class BertEncoder:
         if self.normalize:
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(pooled, dtype=np.float32)
+
+    def _attention(self, layer: _Layer, x: Array, bias: Array, n: int, length: int) -> Array:
+        """Self-attention and its residual LayerNorm, one text at a time.
+
+        Per text the score matrix (heads x length x length) stays in the CPU cache; for the
+        whole batch at once it is ~100 MB and the softmax passes run from memory (1.25x slower).
+        """
+        heads, size = self.heads, self.hidden // self.heads
+        scale = np.float32(1.0 / math.sqrt(size))
+        qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(n, length, 3, heads, size)
+        ctx = np.empty((n, length, heads, size), dtype=np.float32)
+        for i in range(n):
+            scores = np.matmul(qkv[i, :, 0].transpose(1, 0, 2), qkv[i, :, 1].transpose(1, 2, 0))
+            scores *= scale
+            scores += bias[i]
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores *= np.float32(1.0) / scores.sum(axis=-1, keepdims=True)
+            ctx[i] = np.matmul(scores, qkv[i, :, 2].transpose(1, 0, 2)).transpose(1, 0, 2)
+        out = ctx.reshape(n * length, self.hidden) @ layer.out_w
+        out += layer.out_b
+        out += x
+        return _layer_norm(out, layer.ln1_w, layer.ln1_b, self.eps)
+
+    def _feed_forward(self, layer: _Layer, x: Array, block: int = 1024) -> Array:
+        """The feed-forward block and its residual LayerNorm, in blocks of rows (cache-sized)."""
+        out = np.empty_like(x)
+        for start in range(0, x.shape[0], block):
+            rows = x[start : start + block]
+            h = rows @ layer.ff1_w
+            h += layer.ff1_b
+            y = _gelu_(h) @ layer.ff2_w
+            y += layer.ff2_b
+            y += rows
+            out[start : start + block] = _layer_norm(y, layer.ln2_w, layer.ln2_b, self.eps)
+        return out
 
     def encode(
         self,
