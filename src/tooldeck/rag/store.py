@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,9 +20,11 @@ from typing import Any
 from tooldeck.errors import IndexCorruptedError
 from tooldeck.rag.splitters import Chunk
 
-__all__ = ["SCHEMA_VERSION", "ChunkStore", "StoredChunk", "fts_query"]
+__all__ = ["POSTINGS_BUDGET", "SCHEMA_VERSION", "ChunkStore", "StoredChunk", "fts_query",
+           "query_words"]
 
 SCHEMA_VERSION = "1"
+POSTINGS_BUDGET = 20_000  # see ChunkStore.selective_words
 _COLUMNS = ("kind", "source", "ref")
 _META_KEY = re.compile(r"^\w{1,64}$")
 _STOP = frozenset(
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS chunks(
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     text, title, ref, content='chunks', content_rowid='rowid', tokenize='porter unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_terms USING fts5vocab('fts', 'row');
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO fts(rowid, text, title, ref) VALUES (new.rowid, new.text, new.title, new.ref);
 END;
@@ -62,15 +66,42 @@ class StoredChunk:
         self.metadata: dict[str, Any] = json.loads(metadata)
 
 
-def fts_query(question: str, max_terms: int = 32) -> str:
-    """An FTS5 OR-query of the question's words (quoted, so no FTS syntax gets through)."""
+def query_words(question: str, max_terms: int = 32) -> list[str]:
+    """The question's distinct words, stop words left out (unless that leaves none)."""
     words: list[str] = []
     for word in re.findall(r"[^\W_]+", question.lower()):
         if word not in _STOP and word not in words:
             words.append(word)
     if not words:
-        words = re.findall(r"[^\W_]+", question.lower())[:max_terms]
-    return " OR ".join(f'"{w}"' for w in words[:max_terms])
+        words = re.findall(r"[^\W_]+", question.lower())
+    return words[:max_terms]
+
+
+def fts_query(words: Iterable[str]) -> str:
+    """An FTS5 OR-query of ``words`` (each quoted, so no FTS syntax gets through)."""
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+class _Stemmer:
+    """The index tokenizer's terms for words: an in-memory FTS5 table with the same tokenizer."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.executescript(
+            "CREATE VIRTUAL TABLE q USING fts5(x, tokenize='porter unicode61');"
+            "CREATE VIRTUAL TABLE q_terms USING fts5vocab('q', 'instance');")
+        self.lock = threading.Lock()
+
+    def terms(self, words: list[str]) -> dict[str, list[str]]:
+        """Each word's indexed terms (usually one stem)."""
+        out: dict[str, list[str]] = {w: [] for w in words}
+        with self.lock, self.db:
+            self.db.executemany("INSERT INTO q(rowid, x) VALUES (?, ?)",
+                                list(enumerate(words, start=1)))
+            for term, doc in self.db.execute("SELECT term, doc FROM q_terms"):
+                out[words[int(doc) - 1]].append(str(term))
+            self.db.execute("DELETE FROM q")
+        return out
 
 
 class ChunkStore:
@@ -83,6 +114,7 @@ class ChunkStore:
     def __init__(self, path: Path, rebuild_hint: str) -> None:
         self.path = path
         self._hint = rebuild_hint
+        self._stemmer: _Stemmer | None = None
         try:
             self.db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -189,18 +221,59 @@ class ChunkStore:
             params.append(value)
         return ("".join(f" AND {c}" for c in clauses), params)
 
+    def selective_words(self, question: str) -> list[str]:
+        """The question's words worth a BM25 lookup: in the index, rarest first, within budget.
+
+        FTS5 scores every chunk that holds any query word, so a query costs about the sum of
+        its words' document frequencies. Words are taken rarest first (highest IDF, the ones
+        BM25 weighs most) while that sum stays within ``POSTINGS_BUDGET``; the three rarest are
+        always kept. Below ~``POSTINGS_BUDGET`` / 15 chunks nothing is ever left out, so small
+        indexes rank exactly as plain BM25; at 100k chunks this keeps a query to a few ms.
+        """
+        words = query_words(question)
+        if not words:
+            return []
+        if self._stemmer is None:
+            self._stemmer = _Stemmer()
+        df: dict[str, int] = {}
+        with self._guard():
+            for word, terms in self._stemmer.terms(words).items():
+                counts = [self.db.execute("SELECT doc FROM fts_terms WHERE term = ?", (t,))
+                          .fetchone() for t in terms]
+                df[word] = max((int(c[0]) for c in counts if c is not None), default=0)
+        kept: list[str] = []
+        spent = 0
+        for word in sorted((w for w in words if df[w] > 0), key=lambda w: df[w]):
+            if len(kept) >= 3 and spent + df[word] > POSTINGS_BUDGET:
+                break
+            kept.append(word)
+            spent += df[word]
+        return kept
+
     def bm25(self, question: str, limit: int, filters: Mapping[str, Any] | None = None
              ) -> list[str]:
-        """Chunk ids ranked by BM25 (text, and title/ref weighted double)."""
-        query = fts_query(question)
-        if not query:
+        """Chunk ids ranked by BM25 (text, and title/ref weighted double).
+
+        Args:
+            question: the question.
+            limit: how many ids.
+            filters: column or metadata equalities.
+        """
+        words = self.selective_words(question)
+        if not words:
             return []
         where, params = self._where(filters)
         # Only fixed column names and "?" placeholders are interpolated; values are parameters.
-        sql = ("SELECT c.id FROM fts JOIN chunks c ON c.rowid = fts.rowid WHERE fts MATCH ?"  # noqa: S608
-               f"{where} ORDER BY bm25(fts, 1.0, 2.0, 2.0) LIMIT ?")
+        if where:
+            sql = ("SELECT c.id FROM fts JOIN chunks c ON c.rowid = fts.rowid "  # noqa: S608
+                   f"WHERE fts MATCH ?{where} ORDER BY bm25(fts, 1.0, 2.0, 2.0) LIMIT ?")
+        else:  # rank first, then look up only the ids kept
+            sql = ("SELECT c.id FROM (SELECT rowid, bm25(fts, 1.0, 2.0, 2.0) AS score FROM fts "
+                   "WHERE fts MATCH ? ORDER BY score LIMIT ?) AS best JOIN chunks c "
+                   "ON c.rowid = best.rowid ORDER BY best.score")
         with self._guard():
-            return [r[0] for r in self.db.execute(sql, (query, *params, limit))]
+            args = (fts_query(words), *params, limit)
+            return [r[0] for r in self.db.execute(sql, args)]
 
     def get(self, ids: Iterable[str]) -> dict[str, StoredChunk]:
         """Chunks by id."""
