@@ -40,6 +40,16 @@ def test_budget_drops_the_most_common_words(store: ChunkStore,
     assert store.bm25("model image flux capacitor", 3)[0] == "c42"
 
 
+def test_term_table_gives_the_same_words(store: ChunkStore) -> None:
+    question = "Which model does image classification of sessions, flux and zyzzyva?"
+    before = store.selective_words(question)  # counted from FTS5's postings
+    assert store.term_df_missing()
+    store.refresh_term_df()
+    assert not store.term_df_missing()
+    assert store.selective_words(question) == before  # from the table; unknown words still out
+    assert "zyzzyva" not in before
+
+
 def test_fts_syntax_in_a_question_is_only_text(store: ChunkStore) -> None:
     for question in ['" OR 1=1 --', "NEAR(model image)", "session*", "col:text ^model", "'; DROP"]:
         store.bm25(question, 5)  # no FTS5 syntax error, no injection

@@ -20,6 +20,8 @@ import fcntl
 import hashlib
 import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,6 +120,12 @@ def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return scores
+
+
+def _import_vector_store() -> None:
+    """Import chromadb (~0.9 s), errors left for the real import to report."""
+    with contextlib.suppress(Exception):
+        import chromadb  # noqa: F401
 
 
 def _sha256(path: Path) -> str:
@@ -338,6 +346,9 @@ class HybridIndex:
                             self.collection.delete(ids=ids)
                         self.store.remove_file(source)
                         stats.files_removed += 1
+            if (stats.files_added or stats.files_updated or stats.files_removed
+                    or self.store.term_df_missing()):
+                self.store.refresh_term_df()
             self.store.commit_meta({"embeddings": model_id, "name": self.name})
             stats.chunks_total = self.store.count()
         stats.seconds = time.perf_counter() - start
@@ -354,6 +365,10 @@ class HybridIndex:
             IndexCorruptedError: the vector store and the chunk store disagree.
         """
         k = k or self.rag.top_k
+        if self._collection is None and "chromadb" not in sys.modules:
+            # A cold `tooldeck ask`: import Chroma on the other core while this one loads the
+            # embedder, embeds the question and runs BM25.
+            threading.Thread(target=_import_vector_store, daemon=True).start()
         total = self.store.count()
         if total == 0:
             raise EmptyIndexError(
