@@ -369,13 +369,12 @@ class HybridIndex:
             # A cold `tooldeck ask`: import Chroma on the other core while this one loads the
             # embedder, embeds the question and runs BM25.
             threading.Thread(target=_import_vector_store, daemon=True).start()
-        total = self.store.count()
-        if total == 0:
+        if self.store.is_empty():
             raise EmptyIndexError(
                 f"index {self.name!r} has no documents; add some with "
                 f"`tooldeck index {self.name} PATH...`"
             )
-        n = min(max(self.rag.candidates, k), total)
+        n = max(self.rag.candidates, k)  # Chroma returns fewer when it holds fewer
         lexical = self.store.bm25(question, n, filters)
         vector, similarity = self._vector_ids(question, n, filters)
         scores = rrf_fuse([lexical, vector], self.rag.rrf_k)

@@ -175,6 +175,11 @@ class ChunkStore:
         with self._guard():
             return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
+    def is_empty(self) -> bool:
+        """Whether there are no chunks (without counting them: O(1), not O(chunks))."""
+        with self._guard():
+            return self.db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None
+
     def count_files(self) -> int:
         """Number of files."""
         with self._guard():
@@ -269,7 +274,7 @@ class ChunkStore:
         """Whether the chunks have no document-frequency table yet (an older index)."""
         with self._guard():
             empty = self.db.execute("SELECT 1 FROM term_df LIMIT 1").fetchone() is None
-        return empty and self.count() > 0
+        return empty and not self.is_empty()
 
     def bm25(self, question: str, limit: int, filters: Mapping[str, Any] | None = None
              ) -> list[str]:
