@@ -24,43 +24,28 @@ def _tsv() -> dict[tuple[str, str, str], tuple[float, float, float]]:
     return out
 
 
-def _score_tf(model: str, setting: str) -> dict[str, Any]:
-    records = read_jsonl(DATA / "api" / "tensorflowhub_api.jsonl")
-    gold = [r["api_data"] for r in read_jsonl(DATA / "apibench_eval" / "tensorflow_eval.json")]
+FILES = {"tensorflowhub": ("tensorflowhub_api.jsonl", "tensorflow_eval.json"),
+         "huggingface": ("huggingface_api.jsonl", "huggingface_eval.json")}
+
+
+def _score(hub: str, model: str, setting: str) -> dict[str, Any]:
+    api, evals = FILES[hub]
+    records = read_jsonl(DATA / "api" / api)
+    gold = [r["api_data"] for r in read_jsonl(DATA / "apibench_eval" / evals)]
     responses = read_jsonl(
-        DATA / "gorilla_responses" / f"response_tensorflowhub_{model}_{setting}.jsonl.gz")
-    return score_responses(ApiDatabase(records, "tensorflowhub"), gold, responses)
+        DATA / "gorilla_responses" / f"response_{hub}_{model}_{setting}.jsonl.gz")
+    return score_responses(ApiDatabase(records, hub_of(records, api)), gold, responses)
 
 
-ROWS = [(m, s) for m in ("Gorilla_FT", "Gorilla_RT")
+ROWS = [(h, m, s) for h in ("tensorflowhub", "huggingface") for m in ("Gorilla_FT", "Gorilla_RT")
         for s in ("0_shot", "bm25", "gpt_index", "oracle")]
-# The two rows where one response parses differently from the official run (its python grammar
-# came from an unreleased git commit between tree-sitter-python 0.20.1 and 0.20.3).
-OFF_BY_ONE = {("Gorilla_FT", "bm25"), ("Gorilla_FT", "oracle")}
 
 
-@pytest.mark.parametrize(("model", "setting"), [r for r in ROWS if r not in OFF_BY_ONE])
-def test_tf_rows_reproduce_exactly(model: str, setting: str) -> None:
-    got = _score_tf(model, setting)
-    acc, hal, err = _tsv()[("tensorflowhub", model, setting)]
+@pytest.mark.parametrize(("hub", "model", "setting"), ROWS)
+def test_official_rows_reproduce_exactly(hub: str, model: str, setting: str) -> None:
+    got = _score(hub, model, setting)
+    acc, hal, err = _tsv()[(hub, model, setting)]
     assert (got["accuracy"], got["hallucination"], got["error"]) == (acc, hal, err)
-
-
-@pytest.mark.parametrize(("model", "setting"), sorted(OFF_BY_ONE))
-def test_tf_rows_within_one_response(model: str, setting: str) -> None:
-    got = _score_tf(model, setting)
-    acc, hal, _ = _tsv()[("tensorflowhub", model, setting)]
-    n = got["n"]  # the official percentages back to response counts
-    assert abs(got["counts"]["correct"] - round(acc * n / 100)) <= 1
-    assert abs(got["counts"]["hallucination"] - round(hal * n / 100)) <= 1
-
-
-@pytest.mark.xfail(strict=True, reason="one response each parses differently (see OFF_BY_ONE)")
-@pytest.mark.parametrize(("model", "setting"), sorted(OFF_BY_ONE))
-def test_tf_rows_off_by_one_exact(model: str, setting: str) -> None:
-    got = _score_tf(model, setting)
-    acc, hal, _ = _tsv()[("tensorflowhub", model, setting)]
-    assert (got["accuracy"], got["hallucination"]) == (acc, hal)
 
 
 def test_call_extraction_rules() -> None:

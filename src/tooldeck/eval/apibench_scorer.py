@@ -11,17 +11,23 @@ The rules, as ``../shared/data/gorilla_apibench/SOURCE.md`` states them:
    node looked at) and contains every key argument value of the API as a substring.
 4. No match: hallucination. A match in the gold API's domain: correct. Otherwise: error.
 
-Tests check this against the TensorFlow Hub rows of
-``derived/official_scorer_on_released_gorilla_responses.tsv``: 6 of 8 rows are exact and the
-other two differ by one response each (the official run used a python grammar from a git commit
-between tree-sitter-python 0.20.1 and 0.20.3 that no package ships).
+Error recovery on prose differs between tree-sitter grammar and runtime versions, and most model
+outputs are prose, so the parser matters: Gorilla's scorer uses the python grammar vendored
+from CodeXGLUE's CodeBLEU, built on the tree-sitter runtime of May 2023 (py-tree-sitter
+0.20.1). The ``codebleu`` 0.1.x wheels on PyPI ship that grammar prebuilt (``my-languages.so``);
+with it and ``tree-sitter==0.20.1`` this reproduces all 16 TensorFlow Hub and HuggingFace rows
+of ``derived/official_scorer_on_released_gorilla_responses.tsv`` exactly (a test checks).
+Newer grammars differ on up to 6 of the 8 TF rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
+
+from tooldeck.errors import InputError
 
 __all__ = ["ApiDatabase", "Hub", "Verdict", "extract_call", "hub_of"]
 
@@ -44,13 +50,24 @@ def hub_of(records: list[dict[str, Any]], file_name: str = "") -> Hub:
 
 @lru_cache(maxsize=1)
 def _parser() -> Any:
-    # Error recovery on prose differs between grammar and runtime versions, and most model
-    # outputs are prose. The 2022-23 python grammar of tree-sitter-languages 1.9.1 on the
-    # tree-sitter 0.20.1 runtime (what Gorilla's unpinned install got in May 2023) comes
-    # closest to the official numbers: newer pairs differ on 6 of 8 TF Hub rows, this on 2.
-    from tree_sitter_languages import get_parser
+    """The parser the official numbers were made with (see the module docstring).
 
-    return get_parser("python")
+    Raises:
+        InputError: the grammar file is missing (``codebleu`` not installed).
+    """
+    import importlib.util
+
+    from tree_sitter import Language, Parser
+
+    spec = importlib.util.find_spec("codebleu")  # not imported: only its grammar file is used
+    origin = spec.origin if spec is not None else None
+    library = Path(origin).parent / "parser" / "my-languages.so" if origin else Path()
+    if not library.is_file():
+        raise InputError("the APIBench scorer needs the python grammar of codebleu 0.1.7; "
+                         "run `pip install codebleu==0.1.7` (./install.sh does this)")
+    parser = Parser()
+    parser.set_language(Language(str(library), "python"))
+    return parser
 
 
 def _parse(code: str) -> Any:
