@@ -12,11 +12,25 @@ from tooldeck.eval.apibench import read_jsonl, run_apibench, score_responses
 from tooldeck.eval.apibench_scorer import ApiDatabase, extract_call, hub_of
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gorilla_apibench"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data not present")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gorilla"  # the TF Hub part
+SHARED = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data not present")
+
+
+def _files(hub: str) -> dict[str, Path]:
+    """Where a hub's files are: TF Hub's ship with the tests, HuggingFace's are in ../shared."""
+    if hub == "tensorflowhub":
+        return {"api": FIXTURES / "tensorflowhub_api.jsonl.gz",
+                "eval": FIXTURES / "tensorflow_eval.json.gz",
+                "questions": FIXTURES / "questions_tensorflowhub_0_shot.jsonl.gz",
+                "responses": FIXTURES}
+    return {"api": DATA / "api" / "huggingface_api.jsonl",
+            "eval": DATA / "apibench_eval" / "huggingface_eval.json",
+            "questions": DATA / "questions" / "questions_huggingface_0_shot.jsonl",
+            "responses": DATA / "gorilla_responses"}
 
 
 def _tsv() -> dict[tuple[str, str, str], tuple[float, float, float]]:
-    rows = (DATA / "derived" / "official_scorer_on_released_gorilla_responses.tsv").read_text()
+    rows = (FIXTURES / "official_scorer_on_released_gorilla_responses.tsv").read_text()
     out = {}
     for line in rows.splitlines()[1:]:
         hub, model, setting, _, acc, hal, err = line.split("\t")
@@ -24,21 +38,19 @@ def _tsv() -> dict[tuple[str, str, str], tuple[float, float, float]]:
     return out
 
 
-FILES = {"tensorflowhub": ("tensorflowhub_api.jsonl", "tensorflow_eval.json"),
-         "huggingface": ("huggingface_api.jsonl", "huggingface_eval.json")}
-
-
 def _score(hub: str, model: str, setting: str) -> dict[str, Any]:
-    api, evals = FILES[hub]
-    records = read_jsonl(DATA / "api" / api)
-    gold = [r["api_data"] for r in read_jsonl(DATA / "apibench_eval" / evals)]
-    responses = read_jsonl(
-        DATA / "gorilla_responses" / f"response_{hub}_{model}_{setting}.jsonl.gz")
-    return score_responses(ApiDatabase(records, hub_of(records, api)), gold, responses)
+    files = _files(hub)
+    records = read_jsonl(files["api"])
+    gold = [r["api_data"] for r in read_jsonl(files["eval"])]
+    responses = read_jsonl(files["responses"] / f"response_{hub}_{model}_{setting}.jsonl.gz")
+    return score_responses(ApiDatabase(records, hub_of(records, files["api"].name)), gold,
+                           responses)
 
 
-ROWS = [(h, m, s) for h in ("tensorflowhub", "huggingface") for m in ("Gorilla_FT", "Gorilla_RT")
-        for s in ("0_shot", "bm25", "gpt_index", "oracle")]
+SETTINGS = [(m, s) for m in ("Gorilla_FT", "Gorilla_RT")
+            for s in ("0_shot", "bm25", "gpt_index", "oracle")]
+ROWS = [pytest.param("tensorflowhub", m, s) for m, s in SETTINGS] + [
+    pytest.param("huggingface", m, s, marks=SHARED) for m, s in SETTINGS]
 
 
 @pytest.mark.parametrize(("hub", "model", "setting"), ROWS)
@@ -62,12 +74,9 @@ def test_call_extraction_rules() -> None:
 
 
 def test_harness_on_a_slice(config: Any, tmp_path: Path) -> None:
-    report = run_apibench(
-        config, api_file=str(DATA / "api" / "tensorflowhub_api.jsonl"),
-        eval_file=str(DATA / "apibench_eval" / "tensorflow_eval.json"),
-        questions_file=str(DATA / "questions" / "questions_tensorflowhub_0_shot.jsonl"),
-        limit=40,
-    )
+    files = _files("tensorflowhub")
+    report = run_apibench(config, api_file=str(files["api"]), eval_file=str(files["eval"]),
+                          questions_file=str(files["questions"]), limit=40)
     assert report["hub"] == "tensorflowhub" and report["official"]["n"] == 40
     assert report["official"]["hallucination"] == 0.0  # answers are real DB calls
     assert report["official"]["accuracy"] >= 50.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -84,6 +85,22 @@ def test_bad_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     assert "not valid Python" in skipped["bad.py"]
     assert [Path(k).name for k in report.documents] == ["good.md"]
     assert len(warnings) == 6 and all(w.startswith("skipped ") for w in warnings)
+
+
+def test_gzipped_files_load_and_bombs_are_refused(tmp_path: Path) -> None:
+    record = {"api_call": "hub.load('https://tfhub.dev/a/1')", "api_name": "a",
+              "domain": "Text embedding", "description": "embeds text"}
+    (tmp_path / "api.jsonl.gz").write_bytes(gzip.compress((json.dumps(record) + "\n").encode()))
+    (tmp_path / "bomb.md.gz").write_bytes(gzip.compress(b"a " * 3_000_000))  # 6 MB from ~6 kB
+    (tmp_path / "broken.txt.gz").write_bytes(b"\x1f\x8bnot really gzip")
+    (tmp_path / "archive.tar.gz").write_bytes(gzip.compress(b"x"))  # not a text suffix: not walked
+    report = load_paths(iter_files([tmp_path]), max_bytes=5_000_000, warn=lambda _: None)
+    skipped = {Path(k).name: v for k, v in report.skipped.items()}
+    assert "decompresses to over the 5 MB limit" in skipped["bomb.md.gz"]
+    assert "not a readable gzip file" in skipped["broken.txt.gz"]
+    [docs] = [d for k, d in report.documents.items() if k.endswith("api.jsonl.gz")]
+    assert docs[0].metadata["kind"] == "function"
+    assert not any("archive" in k for k in [*report.documents, *report.skipped])
 
 
 def test_missing_path_is_an_input_error(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ openapi .json/.yaml    one per operation (``kind: rest``, ``ref: "POST /session"
 .md / .markdown        one per heading section (``kind: doc``)
 .html / .htm           the page text without scripts and styles
 .txt, .rst, other      the text
+any of these + .gz     the same, decompressed (up to ``rag.max_file_mb``)
 =====================  =====================================================================
 
 Every document has ``source`` (the file), ``kind``, ``ref`` (the operation, symbol or doc id),
@@ -19,10 +20,12 @@ each with its reason, and ``load_paths`` warns about each.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -59,7 +62,8 @@ class LoadReport:
 def iter_files(paths: Iterable[str | Path]) -> list[Path]:
     """The files under ``paths`` (directories walked, hidden and tool folders skipped).
 
-    Files named explicitly are always included; in directories only known text suffixes are.
+    Files named explicitly are always included; in directories only known text suffixes are
+    (also gzipped: ``api.jsonl.gz``).
 
     Raises:
         InputError: a path that does not exist.
@@ -74,15 +78,34 @@ def iter_files(paths: Iterable[str | Path]) -> list[Path]:
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
                 for name in sorted(files):
                     file = Path(root, name)
-                    if file.suffix.lower() in TEXT_SUFFIXES and not name.startswith("."):
+                    if _suffix(file) in TEXT_SUFFIXES and not name.startswith("."):
                         found[str(file.resolve())] = file.resolve()
         else:
             raise InputError(f"{raw}: no such file or directory; give files or folders to index")
     return [found[k] for k in sorted(found)]
 
 
+def _suffix(path: Path) -> str:
+    """The suffix that says how to read a file: ``x.jsonl.gz`` reads as ``.jsonl``."""
+    suffix = path.suffix.lower()
+    return Path(path.stem).suffix.lower() if suffix == ".gz" else suffix
+
+
+def _gunzip(path: Path, max_bytes: int) -> bytes:
+    """Decompress a gzip file, stopping at ``max_bytes`` (a small file can inflate hugely)."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise LoaderError(f"not a readable gzip file ({exc})") from exc
+    if len(data) > max_bytes:
+        raise LoaderError(f"decompresses to over the {max_bytes / 1e6:.0f} MB limit "
+                          "(rag.max_file_mb)")
+    return data
+
+
 def read_text(path: Path, max_bytes: int) -> str:
-    """Read a UTF-8 text file, refusing big, binary and non-UTF-8 files.
+    """Read a UTF-8 text file (gzipped too), refusing big, binary and non-UTF-8 files.
 
     Raises:
         LoaderError: the reason the file cannot be used.
@@ -94,7 +117,7 @@ def read_text(path: Path, max_bytes: int) -> str:
                 f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit "
                 "(rag.max_file_mb)"
             )
-        data = path.read_bytes()
+        data = _gunzip(path, max_bytes) if path.suffix.lower() == ".gz" else path.read_bytes()
     except OSError as exc:
         raise LoaderError(f"cannot be read ({exc.strerror or exc})") from exc
     if b"\x00" in data[:8192]:
@@ -258,7 +281,7 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> list[Document]:
     """
     text = read_text(path, max_bytes)
     source = str(path)
-    suffix = path.suffix.lower()
+    suffix = _suffix(path)
     if suffix in (".json", ".yaml", ".yml"):
         return _structured(text, source, suffix)
     if suffix == ".jsonl":
