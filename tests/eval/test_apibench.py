@@ -85,6 +85,21 @@ def test_harness_on_a_slice(config: Any, tmp_path: Path) -> None:
     json.dumps(report)
 
 
+def test_harness_with_a_model_takes_its_pick(config: Any) -> None:
+    from tooldeck.testing import ScriptedChatModel
+
+    files = _files("tensorflowhub")
+    args = {"api_file": str(files["api"]), "eval_file": str(files["eval"]),
+            "questions_file": str(files["questions"]), "limit": 5}
+    top1 = run_apibench(config, **args)
+    model = ScriptedChatModel(responses=["[1]", "[0]", "[2]", "nothing", "[2]"])
+    picked = run_apibench(config, model=model, **args)
+    assert picked["mode"] == "model" and len(model.calls) == 5
+    assert picked["retriever"] == top1["retriever"]  # the same retrieval
+    # "[0]" (none fits) and a reply with no number fall back to the top match
+    assert "Reply with [1] to [5]" in str(model.calls[0]["messages"][-1].content)
+
+
 def test_bad_input_files(config: Any, tmp_path: Path) -> None:
     from tooldeck.errors import InputError
 

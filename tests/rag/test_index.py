@@ -88,6 +88,21 @@ def test_empty_unknown_and_corrupted_indexes(config: Any, built: Any) -> None:
         open_index(config, "api")
 
 
+def test_rebuild_in_the_same_process(config: Any, built: Any, corpus: Path) -> None:
+    from tooldeck.rag.index import remove_index
+
+    assert built.search("create a session", 1)
+    built.close()  # also releases Chroma's per-folder system
+    remove_index(config.data_dir, "api")
+    again = open_index(config, "api", create=True)
+    try:
+        assert again.update([corpus], config.rag.index("api")).files_added == 3
+        assert again.search("create a session", 1)[0].ref in {"POST /session",
+                                                              "ComputeSession.create"}
+    finally:
+        again.close()
+
+
 def test_concurrent_writer_fails_clearly(config: Any, built: Any, corpus: Path) -> None:
     config.rag.lock_timeout_s = 0.3
     other = open_index(config, "api")

@@ -76,7 +76,7 @@ def score_responses(
 def _choose(model: BaseChatModel, question: str, matches: list[Any]) -> int:
     from tooldeck.rag.answer import choose_match
 
-    chosen, _ = choose_match(model, question, matches)
+    chosen, _ = choose_match(model, question, matches, reason=False)
     return chosen if chosen is not None and chosen >= 0 else 0
 
 

@@ -81,6 +81,9 @@ def check_gguf(path: Path) -> None:
         raise ModelNotFoundError(msg)
 
 
+_PROMPT_CACHE_MIB = 256
+
+
 def _start_server(path: str, n_ctx: int, n_threads: int) -> Any:
     key = (path, n_ctx, n_threads)
     with _SERVERS_LOCK:
@@ -95,6 +98,9 @@ def _start_server(path: str, n_ctx: int, n_threads: int) -> Any:
         params.cpuparams.n_threads = n_threads
         params.cpuparams_batch.n_threads = n_threads
         params.verbosity = -1
+        # llama.cpp keeps old prompts' KV caches in host RAM, up to 8 GiB by default: an
+        # embedded model answering many different prompts (APIBench, a server) grew to 3 GB.
+        params.cache_ram_mib = _PROMPT_CACHE_MIB
         params.api_keys = [secrets.token_hex(24)]
         try:
             server = xllamacpp.Server(params)

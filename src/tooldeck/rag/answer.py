@@ -122,15 +122,23 @@ def _prompt(question: str, matches: list[Match]) -> list[tuple[str, str]]:
     return [("system", template["system"]), ("human", user)]
 
 
-def _grammar(count: int) -> str:
+def _grammar(count: int, reason: bool = True) -> str:
     digits = " | ".join(f'"{i}"' for i in range(count + 1))
-    return f'root ::= "[" ({digits}) "] " [^\\n]{{1,300}}'
+    tail = ' "] " [^\\n]{1,300}' if reason else ' "]"'
+    return f'root ::= "[" ({digits}){tail}'
 
 
 def choose_match(
-    model: BaseChatModel, question: str, matches: list[Match]
+    model: BaseChatModel, question: str, matches: list[Match], reason: bool = True
 ) -> tuple[int | None, str]:
     """Ask the model which match answers the question.
+
+    Args:
+        model: the chat model.
+        question: the question.
+        matches: the numbered candidates.
+        reason: let the model add a sentence after the number (with a grammar, the number
+            comes first either way; ``False`` stops right after it, for evaluations).
 
     Returns:
         The chosen match's position (``None``: the reply named none, ``-1``: the model said no
@@ -143,7 +151,7 @@ def choose_match(
 
     bound: Any = model
     if getattr(model, "supports_grammar", False):
-        bound = model.bind(grammar=_grammar(len(matches)))
+        bound = model.bind(grammar=_grammar(len(matches), reason))
     messages = _prompt(question, matches)
     with model_failures():
         reply = bound.invoke(messages)

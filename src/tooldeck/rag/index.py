@@ -186,6 +186,7 @@ class HybridIndex:
         self.store = ChunkStore(self.dir / "index.sqlite", self.hint)
         self._embeddings = embeddings
         self._collection: Any = None
+        self._client: Any = None
         self._model_checked = False
 
     # -- parts built on first use -------------------------------------------------------
@@ -213,6 +214,7 @@ class HybridIndex:
                     path=str(self.dir / "chroma"),
                     settings=Settings(anonymized_telemetry=False, allow_reset=False),
                 )
+                self._client = client
                 self._collection = client.get_or_create_collection(
                     "chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
                 )
@@ -224,8 +226,17 @@ class HybridIndex:
         return self._collection
 
     def close(self) -> None:
-        """Release the database handle."""
+        """Release the database handles.
+
+        Chroma shares one system per folder within a process; closing the client lets the next
+        open (say after ``--rebuild`` deleted the folder) start afresh instead of writing
+        through handles to deleted files.
+        """
         self.store.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            self._collection = None
 
     # -- writing ------------------------------------------------------------------------
     @contextlib.contextmanager
