@@ -104,7 +104,7 @@ class EmbeddingsConfig(_Strict):
     name: str | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
-    batch_size: int = Field(default=16, ge=1, le=4096)
+    batch_size: int | None = Field(default=None, ge=1, le=4096)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("provider")

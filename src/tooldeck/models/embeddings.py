@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["LocalEmbeddings", "embeddings_id", "get_embeddings"]
 
 _PROGRESS_MIN = 256
+# Texts per forward pass. Tokens are packed (no padding), so small batches cost nothing extra
+# and split the work finely between the two workers: 8 ran 9% faster than 16 (bench/).
+LOCAL_BATCH = 8
 
 
 class LocalEmbeddings(Embeddings):
@@ -44,7 +47,7 @@ class LocalEmbeddings(Embeddings):
     def __init__(
         self,
         model_dir: str | None = None,
-        batch_size: int = 16,
+        batch_size: int = LOCAL_BATCH,
         show_progress: bool | None = None,
     ) -> None:
         from tooldeck.models.bert import BertEncoder
@@ -118,7 +121,7 @@ def get_embeddings(config: EmbeddingsConfig) -> Embeddings:
     """
     provider = config.provider
     if provider == "local":
-        return LocalEmbeddings(config.name, batch_size=config.batch_size)
+        return LocalEmbeddings(config.name, batch_size=config.batch_size or LOCAL_BATCH)
     if provider == "openai":
         key = config.api_key.get_secret_value() if config.api_key else None
         key = key or os.environ.get("OPENAI_API_KEY")
@@ -133,7 +136,7 @@ def get_embeddings(config: EmbeddingsConfig) -> Embeddings:
             msg = "langchain-openai is not installed: pip install langchain-openai"
             raise ModelError(msg) from exc
         kwargs: dict[str, Any] = {"model": config.name or "text-embedding-3-small",
-                                  "api_key": key, "chunk_size": config.batch_size}
+                                  "api_key": key, "chunk_size": config.batch_size or 1000}
         if config.base_url:
             kwargs.update(base_url=config.base_url, check_embedding_ctx_length=False)
         return OpenAIEmbeddings(**kwargs, **config.kwargs)
