@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,8 @@ class HybridIndex:
         self._embeddings = embeddings
         self._collection: Any = None
         self._client: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._model_checked = False
 
     # -- parts built on first use -------------------------------------------------------
@@ -225,6 +228,12 @@ class HybridIndex:
                 ) from exc
         return self._collection
 
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(4, thread_name_prefix="tooldeck-bm25")
+            return self._pool
+
     def close(self) -> None:
         """Release the database handles.
 
@@ -232,6 +241,9 @@ class HybridIndex:
         open (say after ``--rebuild`` deleted the folder) start afresh instead of writing
         through handles to deleted files.
         """
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.store.close()
         if self._client is not None:
             self._client.close()
@@ -386,8 +398,11 @@ class HybridIndex:
                 f"`tooldeck index {self.name} PATH...`"
             )
         n = max(self.rag.candidates, k)  # Chroma returns fewer when it holds fewer
-        lexical = self.store.bm25(question, n, filters)
+        # The two retrievals are independent: BM25 runs in SQLite (no GIL) on a worker thread
+        # while this one embeds the question (BLAS, no GIL) and asks Chroma.
+        lexical_job = self._workers().submit(self.store.bm25, question, n, filters)
         vector, similarity = self._vector_ids(question, n, filters)
+        lexical = lexical_job.result()
         scores = rrf_fuse([lexical, vector], self.rag.rrf_k)
         best = sorted(scores, key=lambda i: -scores[i])
         chunks = self.store.get(best[: k * 3])
