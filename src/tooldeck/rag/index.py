@@ -20,7 +20,6 @@ import fcntl
 import hashlib
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -121,12 +120,6 @@ def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return scores
-
-
-def _import_vector_store() -> None:
-    """Import chromadb (~0.9 s), errors left for the real import to report."""
-    with contextlib.suppress(Exception):
-        import chromadb  # noqa: F401
 
 
 def _sha256(path: Path) -> str:
@@ -388,10 +381,6 @@ class HybridIndex:
             IndexCorruptedError: the vector store and the chunk store disagree.
         """
         k = k or self.rag.top_k
-        if self._collection is None and "chromadb" not in sys.modules:
-            # A cold `tooldeck ask`: import Chroma on the other core while this one loads the
-            # embedder, embeds the question and runs BM25.
-            threading.Thread(target=_import_vector_store, daemon=True).start()
         if self.store.is_empty():
             raise EmptyIndexError(
                 f"index {self.name!r} has no documents; add some with "
