@@ -110,10 +110,12 @@ def _gelu_(x: Array) -> Array:
 
 
 def _layer_norm(x: Array, weight: Array, bias: Array, eps: float) -> Array:
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    var = np.mean(centred * centred, axis=-1, keepdims=True)
-    out: Array = centred / np.sqrt(var + eps) * weight + bias
+    """LayerNorm over the last axis, in four passes with one new array."""
+    out: Array = x - x.mean(axis=-1, keepdims=True)
+    var = np.einsum("...i,...i->...", out, out) / np.float32(out.shape[-1])
+    out *= (np.float32(1.0) / np.sqrt(var + np.float32(eps)))[..., None]
+    out *= weight
+    out += bias
     return out
 
 
