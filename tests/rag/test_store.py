@@ -48,6 +48,7 @@ def test_term_table_gives_the_same_words(store: ChunkStore) -> None:
     assert not store.term_df_missing()
     assert store.selective_words(question) == before  # from the table; unknown words still out
     assert "zyzzyva" not in before
+    assert store.selective_words("session sessions") == ["session"]  # one stem, looked up once
 
 
 def test_fts_syntax_in_a_question_is_only_text(store: ChunkStore) -> None:

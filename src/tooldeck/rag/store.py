@@ -245,9 +245,13 @@ class ChunkStore:
         if self._stemmer is None:
             self._stemmer = _Stemmer()
         df: dict[str, int] = {}
+        seen: set[tuple[str, ...]] = set()
         with self._guard():
             for word, terms in self._stemmer.terms(words).items():
-                df[word] = max((self._df(t) for t in terms), default=0)
+                if tuple(terms) not in seen:  # "session" and "sessions" are one term
+                    seen.add(tuple(terms))
+                    df[word] = max((self._df(t) for t in terms), default=0)
+        words = list(df)
         kept: list[str] = []
         spent = 0
         for word in sorted((w for w in words if df[w] > 0), key=lambda w: df[w]):
