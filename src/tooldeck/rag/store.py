@@ -26,6 +26,8 @@ __all__ = ["POSTINGS_BUDGET", "SCHEMA_VERSION", "ChunkStore", "StoredChunk", "ft
            "query_words"]
 
 SCHEMA_VERSION = "1"
+# The FTS5 tokenizer of the index; the stemmer that looks up a question's terms must use the same.
+_TOKENIZER = "porter unicode61"
 POSTINGS_BUDGET = 5_000  # see ChunkStore.selective_words
 _COLUMNS = ("kind", "source", "ref")
 _META_KEY = re.compile(r"^\w{1,64}$")
@@ -33,7 +35,8 @@ _STOP = frozenset(
     "a an and are as at be by can do does for from how i in is it me my of on or so that the "
     "this to use using what when which with you your".split()
 )
-_SCHEMA = """
+# Only the fixed _TOKENIZER constant is interpolated.
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
     path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS chunks(
     context TEXT, metadata TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    text, title, ref, content='chunks', content_rowid='rowid', tokenize='porter unicode61');
+    text, title, ref, content='chunks', content_rowid='rowid', tokenize='{_TOKENIZER}');
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_terms USING fts5vocab('fts', 'row');
 CREATE TABLE IF NOT EXISTS term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
@@ -54,7 +57,7 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO fts(fts, rowid, text, title, ref)
     VALUES ('delete', old.rowid, old.text, old.title, old.ref);
 END;
-"""
+"""  # noqa: S608
 
 
 class StoredChunk:
@@ -91,7 +94,7 @@ class _Stemmer:
     def __init__(self) -> None:
         self.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.executescript(
-            "CREATE VIRTUAL TABLE q USING fts5(x, tokenize='porter unicode61');"
+            f"CREATE VIRTUAL TABLE q USING fts5(x, tokenize='{_TOKENIZER}');"
             "CREATE VIRTUAL TABLE q_terms USING fts5vocab('q', 'instance');")
         self.lock = threading.Lock()
 
