@@ -22,8 +22,7 @@ from typing import Any
 from tooldeck.errors import IndexCorruptedError
 from tooldeck.rag.splitters import Chunk
 
-__all__ = ["POSTINGS_BUDGET", "SCHEMA_VERSION", "ChunkStore", "StoredChunk", "fts_query",
-           "query_words"]
+__all__ = ["POSTINGS_BUDGET", "SCHEMA_VERSION", "ChunkStore", "StoredChunk", "fts_query"]
 
 SCHEMA_VERSION = "1"
 # The FTS5 tokenizer of the index; the stemmer that looks up a question's terms must use the same.
@@ -72,7 +71,7 @@ class StoredChunk:
         self.metadata: dict[str, Any] = json.loads(metadata)
 
 
-def query_words(question: str, max_terms: int = 32) -> list[str]:
+def _query_words(question: str, max_terms: int = 32) -> list[str]:
     """The question's distinct words, stop words left out (unless that leaves none)."""
     words: list[str] = []
     for word in re.findall(r"[^\W_]+", question.lower()):
@@ -242,7 +241,7 @@ class ChunkStore:
         APIBench hubs (700-900 chunks) retrieval is as good as plain BM25's; at 100k chunks BM25
         takes ~7 ms (``bench/rag_scale.py``; 27 ms with a 20,000-postings budget).
         """
-        words = query_words(question)
+        words = _query_words(question)
         if not words:
             return []
         if self._stemmer is None:
@@ -254,10 +253,9 @@ class ChunkStore:
                 if tuple(terms) not in seen:  # "session" and "sessions" are one term
                     seen.add(tuple(terms))
                     df[word] = max((self._df(t) for t in terms), default=0)
-        words = list(df)
         kept: list[str] = []
         spent = 0
-        for word in sorted((w for w in words if df[w] > 0), key=lambda w: df[w]):
+        for word in sorted((w for w, n in df.items() if n > 0), key=df.__getitem__):
             if len(kept) >= 3 and spent + df[word] > POSTINGS_BUDGET:
                 break
             kept.append(word)
