@@ -78,9 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pull.add_argument("name")
 
-    from tooldeck.cli_rag import add_parsers
+    from tooldeck import cli_eval, cli_index, cli_serve
 
-    add_parsers(sub, common)
+    for module in (cli_index, cli_serve, cli_eval):
+        module.add_parsers(sub, common)
     return parser
 
 
@@ -188,11 +189,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rag(name: str) -> Any:
-    def command(args: argparse.Namespace) -> int:
-        from tooldeck import cli_rag
+def _delegate(module: str, name: str) -> Any:
+    """A command implemented in ``tooldeck.<module>`` (imported only when it runs)."""
 
-        return int(getattr(cli_rag, name)(args, _load(args)))
+    def command(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(f"tooldeck.{module}"), name)(args, _load(args)))
 
     return command
 
@@ -203,10 +206,11 @@ _COMMANDS = {
     "tools": _cmd_tools,
     "config": _cmd_config,
     "models": _cmd_models,
-    "index": _rag("cmd_index"),
-    "ask": _rag("cmd_ask"),
-    "serve": _rag("cmd_serve"),
-    "eval": _rag("cmd_eval"),
+    "index": _delegate("cli_index", "cmd_index"),
+    "ask": _delegate("cli_index", "cmd_ask"),
+    "indexes": _delegate("cli_index", "cmd_indexes"),
+    "serve": _delegate("cli_serve", "cmd_serve"),
+    "eval": _delegate("cli_eval", "cmd_eval"),
 }
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "IndexConfig",
     "RagConfig",
     "ModelConfig",
+    "ServerConfig",
     "find_config_file",
     "load_config",
     "masked_dump",
@@ -138,11 +139,40 @@ class RagConfig(_Strict):
     candidates: int = Field(default=50, ge=1, le=10_000)
     max_file_mb: float = Field(default=50.0, gt=0)
     lock_timeout_s: float = Field(default=30.0, ge=0)
+    follow_external_links: bool = Field(
+        default=False,
+        description="follow symbolic links whose target lies outside the named roots",
+    )
+    max_document_chars: int = Field(default=200_000, ge=1_000, le=100_000_000)
+    max_expanded_chars: int = Field(default=20_000_000, ge=10_000, le=2_000_000_000)
     indexes: dict[str, IndexConfig] = Field(default_factory=dict)
 
     def index(self, name: str) -> IndexConfig:
         """The settings of index ``name`` (the defaults when it has none)."""
         return self.indexes.get(name) or IndexConfig()
+
+
+class ServerConfig(_Strict):
+    """``tooldeck serve``: who may talk to the server, and its limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header names accepted; empty: the loopback names (and the bound host)",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed on state-changing requests; empty: the server's own",
+    )
+    token: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
+    max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    keep_alive_s: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=64, ge=1, le=100_000)
+    max_concurrent_runs: int = Field(default=2, ge=1, le=1_000)
+    run_timeout_s: float = Field(default=300.0, gt=0)
 
 
 class Config(_Strict):
@@ -158,6 +188,7 @@ class Config(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     rag: RagConfig = Field(default_factory=RagConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
 
 def _default_data_dir() -> Path:

@@ -15,6 +15,8 @@ and an exit code that ``cli.py`` maps it to::
     │   └── ModelOutputError                the model answered with something unusable
     ├── ToolExecutionError                  a tool raised (turned into an observation in the loop)
     │   └── ToolTimeoutError                a tool ran past its timeout
+    ├── ServeError (exit 2)                 the server cannot start as configured (public address, no token)
+    │   └── PortInUseError (exit 3)         the port is taken by another program
     ├── DownloadError                       model pull: network, interrupted transfer
     │   └── HashMismatchError               the file does not have the catalogue's SHA-256
     └── RetrievalError                      the RAG index
@@ -42,6 +44,8 @@ __all__ = [
     "ModelNotFoundError",
     "ModelOutputError",
     "PluginError",
+    "PortInUseError",
+    "ServeError",
     "RetrievalError",
     "ToolDeckError",
     "ToolExecutionError",
@@ -105,6 +109,18 @@ class ToolExecutionError(ToolDeckError):
 
 class ToolTimeoutError(ToolExecutionError):
     """A tool did not finish within its timeout."""
+
+
+class ServeError(ToolDeckError):
+    """The server cannot start as configured (for example a public address with no token)."""
+
+    exit_code = 2
+
+
+class PortInUseError(ServeError):
+    """The port ``tooldeck serve`` should listen on is taken."""
+
+    exit_code = 3
 
 
 class DownloadError(ToolDeckError):

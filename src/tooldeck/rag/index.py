@@ -42,7 +42,10 @@ if TYPE_CHECKING:
 
     from tooldeck.config import IndexConfig, RagConfig
 
-__all__ = ["HybridIndex", "IndexStats", "Match", "index_path", "list_indexes", "rrf_fuse"]
+__all__ = [
+    "HybridIndex", "IndexStats", "Match", "index_generation", "index_path", "list_indexes",
+    "remove_index", "rrf_fuse",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMBED_BATCH = 256
@@ -446,6 +449,20 @@ class HybridIndex:
             ) from exc
         ids = list(result["ids"][0])
         return ids, {i: 1.0 - float(d) for i, d in zip(ids, result["distances"][0], strict=True)}
+
+
+def index_generation(data_dir: Path, name: str) -> str | None:
+    """A token that changes whenever index ``name`` is built anew, removed or replaced.
+
+    A long-lived reader (the server) compares it with the token it saw when it opened the
+    index, and reopens the index when they differ. ``None`` when the index does not exist.
+    """
+    marker = index_path(data_dir, name) / "index.sqlite"
+    try:
+        st = marker.stat()
+    except OSError:
+        return None
+    return f"{st.st_dev}:{st.st_ino}"
 
 
 def remove_index(data_dir: Path, name: str) -> None:

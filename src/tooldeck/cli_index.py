@@ -1,8 +1,4 @@
-"""The retrieval commands of the CLI: ``index``, ``ask``, ``serve`` and ``eval apibench``.
-
-Kept apart from :mod:`tooldeck.cli` so that each stays one screenful; both only parse, call
-and print.
-"""
+"""The retrieval commands of the CLI: ``index`` and ``ask``. They only parse, call and print."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tooldeck.config import Config
 
-__all__ = ["add_parsers", "cmd_ask", "cmd_eval", "cmd_index", "cmd_serve"]
+__all__ = ["add_parsers", "cmd_ask", "cmd_index"]
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -39,27 +35,6 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     ask.add_argument("--no-llm", action="store_true", help="answer from the best match, no model")
     ask.add_argument("--kind", choices=["rest", "function", "doc"], help="only this kind")
     ask.add_argument("--model", help="as for `tooldeck run --model`")
-
-    serve = sub.add_parser("serve", help="HTTP API and web page (FastAPI)", parents=[common])
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--index", help="index for /rest_api and /functional (rag.default_index)")
-    serve.add_argument("--no-llm", action="store_true", help="answer /v1/ask without a model")
-
-    evals = sub.add_parser("eval", help="evaluation harnesses").add_subparsers(
-        dest="eval_command", metavar="HARNESS", required=True)
-    bench = evals.add_parser("apibench", help="Gorilla APIBench: index a hub's APIs, ask, score",
-                             parents=[common])
-    bench.add_argument("--api", required=True, help="API file, e.g. tensorflowhub_api.jsonl")
-    bench.add_argument("--eval", required=True, dest="eval_file",
-                       help="gold eval rows, e.g. tensorflow_eval.json")
-    bench.add_argument("--questions", required=True, help="questions_<hub>_0_shot.jsonl")
-    bench.add_argument("--responses", help="score this response file instead of answering")
-    bench.add_argument("--limit", type=int, help="first N questions only")
-    bench.add_argument("--no-llm", action="store_true", help="answer with the top-1 API call")
-    bench.add_argument("--top-k", type=int, default=5)
-    bench.add_argument("--model", help="as for `tooldeck run --model`")
-    bench.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _read_question(value: str) -> str:
@@ -136,33 +111,4 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
         print("\nMatches:")
         for i, m in enumerate(result.matches, start=1):
             print(f"  [{i}] {m.kind:8} {m.ref}  ({m.source}, score {m.score:.4f})")
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace, config: Config) -> int:
-    """``tooldeck serve``."""
-    import uvicorn
-
-    from tooldeck.server.app import create_app
-
-    app = create_app(config, index=args.index, use_llm=not args.no_llm)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    """``tooldeck eval apibench``."""
-    from tooldeck.eval.apibench import format_report, run_apibench
-
-    model = None
-    if not args.no_llm and not args.responses:
-        from tooldeck.models import get_chat_model
-
-        model = get_chat_model(config.model, config.data_dir)
-    report = run_apibench(
-        config, api_file=args.api, eval_file=args.eval_file, questions_file=args.questions,
-        responses_file=args.responses, limit=args.limit, model=model, top_k=args.top_k,
-        progress=sys.stderr.isatty(),
-    )
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
