@@ -57,14 +57,18 @@ def _parser() -> Any:
     """
     import importlib.util
 
-    from tree_sitter import Language, Parser
-
+    hint = ("the APIBench scorer needs the eval extra (tree-sitter 0.20.1 and the python grammar "
+            "of codebleu 0.1.7); install it with `pip install 'tooldeck[eval]'` (needs a C "
+            "compiler; ./install.sh does this)")
+    try:
+        from tree_sitter import Language, Parser
+    except ImportError:
+        raise InputError(hint) from None
     spec = importlib.util.find_spec("codebleu")  # not imported: only its grammar file is used
     origin = spec.origin if spec is not None else None
     library = Path(origin).parent / "parser" / "my-languages.so" if origin else Path()
     if not library.is_file():
-        raise InputError("the APIBench scorer needs the python grammar of codebleu 0.1.7; "
-                         "run `pip install codebleu==0.1.7` (./install.sh does this)")
+        raise InputError(hint)
     parser = Parser()
     parser.set_language(Language(str(library), "python"))
     return parser
