@@ -119,6 +119,48 @@ def _layer_norm(x: Array, weight: Array, bias: Array, eps: float) -> Array:
     return out
 
 
+# What this encoder implements; anything else is refused by name rather than run wrongly.
+_MODULES = ("Transformer", "Pooling", "Normalize")
+_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast")
+_POOLING_MODES = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}
+_UNSUPPORTED_POOLING = ("pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                        "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+
+
+def _unsupported(folder: Path, what: str, allowed: Sequence[str]) -> ModelNotFoundError:
+    return ModelNotFoundError(
+        f"{folder}: {what}, which the built-in embedder does not implement (it runs: "
+        f"{', '.join(allowed)}); use embeddings.provider 'package.module:Class' for this model"
+    )
+
+
+def _check_supported(folder: Path, config: dict[str, Any]) -> None:
+    """Refuse a ``config.json`` setting this encoder would otherwise silently ignore."""
+    if config.get("model_type") != "bert":
+        raise _unsupported(folder, f"model_type is {config.get('model_type')!r}", ["bert"])
+    act = config.get("hidden_act", "gelu")
+    if act not in _ACTIVATIONS:
+        raise _unsupported(folder, f"hidden_act is {act!r}", _ACTIVATIONS)
+    position = config.get("position_embedding_type", "absolute")
+    if position != "absolute":
+        raise _unsupported(folder, f"position_embedding_type is {position!r}", ["absolute"])
+    if config.get("is_decoder") or config.get("add_cross_attention"):
+        raise _unsupported(folder, "it is a decoder (is_decoder / add_cross_attention)",
+                           ["a BERT encoder"])
+
+
+def _pooling_mode(folder: Path, cfg: dict[str, Any]) -> str:
+    """The one pooling mode of a ``1_Pooling/config.json``: ``mean`` or ``cls``."""
+    for key in _UNSUPPORTED_POOLING:
+        if cfg.get(key):
+            raise _unsupported(folder, f"pooling uses {key}", list(_POOLING_MODES))
+    modes = [mode for key, mode in _POOLING_MODES.items() if cfg.get(key)]
+    if len(modes) != 1:
+        raise _unsupported(folder, f"pooling combines {modes or 'no'} modes",
+                           list(_POOLING_MODES))
+    return modes[0]
+
+
 @dataclass(frozen=True)
 class _Layer:
     qkv_w: Array
@@ -161,11 +203,7 @@ class BertEncoder:
                 f"cannot load a BERT embedding model from {folder}: {exc}; the folder needs "
                 "config.json, model.safetensors and tokenizer.json (a sentence-transformers folder)"
             ) from exc
-        if config.get("model_type") != "bert":
-            raise ModelNotFoundError(
-                f"{folder} holds a {config.get('model_type')!r} model; the built-in embedder "
-                "runs BERT models only (use embeddings.provider 'package.module:Class' for others)"
-            )
+        _check_supported(folder, config)
         self.model_dir = folder
         self.hidden = int(config["hidden_size"])
         self.heads = int(config["num_attention_heads"])
@@ -190,17 +228,28 @@ class BertEncoder:
 
     @staticmethod
     def _pooling(folder: Path) -> tuple[str, bool]:
-        pooling, normalize = "mean", True
+        """Pooling mode and normalisation, as sentence-transformers would run the folder.
+
+        A folder without ``modules.json`` is a plain transformer to sentence-transformers: mean
+        pooling and no normalisation.
+
+        Raises:
+            ModelNotFoundError: a module or pooling mode this encoder does not implement.
+        """
         modules_path = folder / "modules.json"
-        if modules_path.is_file():
-            modules = json.loads(modules_path.read_text(encoding="utf-8"))
-            normalize = any(str(m.get("type", "")).endswith("Normalize") for m in modules)
-            for module in modules:
-                if str(module.get("type", "")).endswith("Pooling"):
-                    cfg_path = folder / str(module.get("path", "")) / "config.json"
-                    if cfg_path.is_file():
-                        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-                        pooling = "cls" if cfg.get("pooling_mode_cls_token") else "mean"
+        if not modules_path.is_file():
+            return "mean", False
+        modules = json.loads(modules_path.read_text(encoding="utf-8"))
+        pooling, normalize = "mean", False
+        for module in modules:
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            if kind not in _MODULES:
+                raise _unsupported(folder, f"modules.json has a {kind!r} module", _MODULES)
+            normalize = normalize or kind == "Normalize"
+            if kind == "Pooling":
+                cfg_path = folder / str(module.get("path", "")) / "config.json"
+                if cfg_path.is_file():
+                    pooling = _pooling_mode(folder, json.loads(cfg_path.read_text("utf-8")))
         return pooling, normalize
 
     def _load(self, w: dict[str, Any], p: str, n_layers: int) -> None:
