@@ -2,6 +2,10 @@
 
 Exit codes: 0 ok, 1 the run failed (or stopped at a limit without an answer), 2 usage or
 configuration error.
+
+Nothing leaves here unscrubbed: error messages, ``--verbose`` tracebacks, log records and
+warnings pass through :func:`tooldeck.redact.scrub`. A setting that steers the model (provider,
+URL) and comes from a file in the working directory is named on stderr (``note: ...``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tooldeck.errors import InputError, ToolDeckError
+from tooldeck.redact import scrub, scrubbed_output
 
 if TYPE_CHECKING:
-    from tooldeck.config import Config
+    from tooldeck.config import Config, ConfigSources, Source
 
 __all__ = ["build_parser", "main", "model_override"]
 
@@ -67,7 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="show the effective configuration").add_subparsers(
         dest="config_command", metavar="ACTION", required=True
     )
-    config.add_parser("show", help="print the effective config, secrets masked", parents=[common])
+    show = config.add_parser(
+        "show", help="print the effective config, secrets masked", parents=[common]
+    )
+    show.add_argument(
+        "--sources",
+        action="store_true",
+        help="one line per setting with its source: default, file, env var, .env or flag",
+    )
 
     models = sub.add_parser("models", help="list or download local models").add_subparsers(
         dest="models_command", metavar="ACTION", required=True
@@ -112,7 +124,11 @@ def model_override(value: str) -> dict[str, Any]:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    from tooldeck.config import load_config
+    return _load_with_sources(args)[0]
+
+
+def _load_with_sources(args: argparse.Namespace) -> tuple[Config, ConfigSources]:
+    from tooldeck.config import load_config_with_sources
 
     overrides: dict[str, Any] = {}
     if getattr(args, "agent", None):
@@ -121,9 +137,43 @@ def _load(args: argparse.Namespace) -> Config:
         overrides["model"] = model_override(args.model)
     if getattr(args, "tools", None) is not None:
         overrides["tools"] = [t.strip() for t in args.tools.split(",") if t.strip()]
-    config = load_config(args.config, overrides)
+    config, sources = load_config_with_sources(args.config, overrides)
     logging.getLogger("tooldeck").setLevel("DEBUG" if args.verbose else config.log_level)
-    return config
+    _tell_sources(config, sources, verbose=args.verbose)
+    return config, sources
+
+
+def _tell_sources(config: Config, sources: ConfigSources, *, verbose: bool) -> None:
+    """Name the working-directory files that steer the model; with --verbose, every source."""
+    by_file: dict[str, list[str]] = {}
+    for name, value, source in sources.from_working_directory(config):
+        by_file.setdefault(source.path or "?", []).append(f"{name}={value}")
+    for path, settings in by_file.items():
+        _say(f"note: {', '.join(settings)} from {path} (working directory)")
+    if verbose:
+        for key, value, source in _setting_rows(config, sources):
+            if source.kind != "default":
+                _say(f"setting {key} = {value} from {source}")
+
+
+def _setting_rows(config: Config, sources: ConfigSources) -> list[tuple[str, str, Source]]:
+    """``(dotted.key, value as JSON, source)`` for every setting, secrets masked."""
+    from tooldeck.config import masked_dump
+
+    rows: list[tuple[str, str, Source]] = []
+    pending: list[tuple[str, Any]] = list(masked_dump(config).items())
+    while pending:
+        key, value = pending.pop(0)
+        if isinstance(value, dict) and value:
+            pending[:0] = [(f"{key}.{k}", v) for k, v in value.items()]
+        else:
+            rows.append((key, json.dumps(value, ensure_ascii=False), sources.of(key)))
+    return rows
+
+
+def _say(message: str) -> None:
+    """One line on stderr, scrubbed of every secret."""
+    print(scrub(message), file=sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -174,7 +224,12 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
     from tooldeck.config import masked_dump
 
-    print(yaml.safe_dump(masked_dump(_load(args)), sort_keys=False), end="")
+    config, sources = _load_with_sources(args)
+    if args.sources:
+        for key, value, source in _setting_rows(config, sources):
+            print(scrub(f"{key}: {value}  # {source}"))
+        return 0
+    print(scrub(yaml.safe_dump(masked_dump(config), sort_keys=False)), end="")
     return 0
 
 
@@ -225,20 +280,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with scrubbed_output():
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command; turn errors into an exit code and one scrubbed line on stderr."""
     try:
         return int(_COMMANDS[args.command](args))
     except ToolDeckError as exc:
-        if args.verbose:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(f"error: {exc}", verbose=args.verbose)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if args.verbose:
-            traceback.print_exc()
-        print(
-            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose)", file=sys.stderr
+        _fail(
+            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --verbose)",
+            verbose=args.verbose,
         )
         return 1
+
+
+def _fail(message: str, *, verbose: bool) -> None:
+    if verbose:
+        sys.stderr.write(scrub(traceback.format_exc()))
+    _say(message)

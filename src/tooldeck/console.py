@@ -1,4 +1,8 @@
-"""Terminal rendering for the CLI (Rich): streamed steps, tables, progress bars, the REPL."""
+"""Terminal rendering for the CLI (Rich): streamed steps, tables, progress bars, the REPL.
+
+Observations, error lines and JSON output are scrubbed of secrets (:func:`tooldeck.redact.scrub`)
+before they are printed.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from tooldeck.redact import scrub
 
 if TYPE_CHECKING:
     from tooldeck.agents.runnable import BaseAgent
@@ -31,7 +37,7 @@ _err = Console(stderr=True, highlight=False)
 
 def print_json(data: Any) -> None:
     """Print one JSON object on stdout."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(scrub(json.dumps(data, ensure_ascii=False, default=str)) + "\n")
 
 
 def stream_run(agent: BaseAgent, question: Any, *, verbose: bool = False) -> dict[str, Any]:
@@ -54,16 +60,17 @@ def stream_run(agent: BaseAgent, question: Any, *, verbose: bool = False) -> dic
         elif kind == "step":
             step = event["step"]
             if streamed:
-                _out.print(f"\nObservation: {escape(str(step['observation']))}", style="yellow")
+                observation = scrub(str(step["observation"]))
+                _out.print(f"\nObservation: {escape(observation)}", style="yellow")
             else:
-                _out.print(escape(format_step(step)), style="cyan")
+                _out.print(escape(scrub(format_step(step))), style="cyan")
             streamed = False
         elif kind == "final":
             result = event["result"]
     if streamed:
         _out.print()
     if result.get("stopped_by"):
-        _out.print(escape(str(result.get("answer", ""))), style="bold red")
+        _out.print(escape(scrub(str(result.get("answer", "")))), style="bold red")
     elif not streamed:
         _out.print(f"Final Answer: {escape(str(result.get('answer', '')))}", style="bold green")
     if verbose:
@@ -96,7 +103,7 @@ def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
                 agent, {"input": text, "history": memory.messages()}, verbose=verbose
             )
         except InputError as exc:
-            _err.print(f"error: {exc}", style="red")
+            _err.print(escape(scrub(f"error: {exc}")), style="red")
             continue
         memory.add(text, str(result.get("answer", "")))
 
@@ -111,7 +118,7 @@ def print_tools(registry: ToolRegistry) -> None:
         )
     _out.print(table)
     for name, reason in registry.failed_plugins.items():
-        _err.print(f"[yellow]plugin {name!r} disabled: {escape(reason)}[/yellow]")
+        _err.print(f"[yellow]plugin {name!r} disabled: {escape(scrub(reason))}[/yellow]")
 
 
 def run_one_tool(registry: ToolRegistry, name: str, arguments: Any, timeout_s: float) -> int:
@@ -125,7 +132,7 @@ def run_one_tool(registry: ToolRegistry, name: str, arguments: Any, timeout_s: f
         raise ConfigError(msg)
     observation = run_tool(entry.tool, arguments, timeout_s=timeout_s, max_chars=100_000)
     if observation.error:
-        _err.print(escape(observation.text), style="red")
+        _err.print(escape(scrub(observation.text)), style="red")
         return 1
     sys.stdout.write(observation.text + "\n")
     return 0

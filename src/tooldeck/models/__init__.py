@@ -1,5 +1,10 @@
 """The model layer: one factory for chat models (embedded GGUF, any GGUF, OpenAI, Ollama,
-or any LangChain chat model class by import path)."""
+or any LangChain chat model class by import path).
+
+Every secret a model is built with (key, URL credentials, secret-looking ``kwargs``) is
+remembered for :func:`tooldeck.redact.scrub`, also when the model is built without
+:func:`tooldeck.config.load_config`, so a provider's error that echoes it is scrubbed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tooldeck.errors import ConfigError, MissingAPIKeyError, ModelNotFoundError
+from tooldeck.redact import find_secrets, remember_secrets, url_secrets
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -73,6 +79,8 @@ def get_chat_model(config: ModelConfig, data_dir: Path) -> BaseChatModel:
         MissingAPIKeyError: The provider needs a key that is not set.
         ModelNotFoundError: The model file is missing or damaged.
     """
+    remember_secrets(find_secrets(config.kwargs))
+    remember_secrets(url_secrets(config.base_url or ""))
     if config.provider in ("local", "gguf"):
         from tooldeck.models.local import ChatLlamaCpp, check_gguf, embedded_model_path
 
@@ -115,6 +123,7 @@ def _import(module: str, extra: str) -> Any:
 def _openai(config: ModelConfig) -> BaseChatModel:
     module = _import("langchain_openai", "openai")
     key = config.api_key.get_secret_value() if config.api_key else os.environ.get("OPENAI_API_KEY")
+    remember_secrets([key])
     if not key and not config.base_url:
         msg = "provider 'openai' needs an API key: set OPENAI_API_KEY (or model.api_key)"
         raise MissingAPIKeyError(msg)
