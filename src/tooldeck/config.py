@@ -18,15 +18,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, SecretStr, ValidationError
 
+from tooldeck.config_schema import (
+    AGENT_TYPES,
+    MODEL_PROVIDERS,
+    AgentConfig,
+    Config,
+    EmbeddingsConfig,
+    IndexConfig,
+    ModelConfig,
+    RagConfig,
+    ServerConfig,
+)
 from tooldeck.errors import ConfigError
 from tooldeck.redact import (
     MASK,
@@ -55,9 +65,6 @@ __all__ = [
     "masked_dump",
 ]
 
-AGENT_TYPES = ("react", "self-ask", "tool-calling")
-MODEL_PROVIDERS = ("local", "gguf", "openai", "ollama")
-_MODULE_CLASS = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _ENV_PREFIX = "TOOLDECK_"
 _LIST_KEYS = {"tools", "custom_tools", "disabled_plugins"}
 # TOOLDECK_* variables that steer the program rather than hold config keys.
@@ -75,150 +82,6 @@ _STEERING_ENV += [f"{p}_PROXY" for p in ("HTTP", "HTTPS", "ALL", "http", "https"
 # Variables this process set from ./.env, with their values (so a later change is not blamed).
 _DOTENV_SET: dict[str, str] = {}
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class ModelConfig(_Strict):
-    """Which chat model runs the agent, and how it samples."""
-
-    provider: str = Field(
-        default="local",
-        description="local | gguf | openai | ollama | 'package.module:ChatClass'",
-    )
-    name: str | None = Field(
-        default=None,
-        description="gguf: a file path or a catalogue name; openai/ollama: the model name",
-    )
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    seed: int = 42
-    max_tokens: int = Field(default=256, ge=1, le=32768)
-    n_ctx: int = Field(default=4096, ge=256, le=131072)
-    n_threads: int = Field(default=1, ge=1, le=256)
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    timeout_s: float = Field(default=120.0, gt=0)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str) -> str:
-        if value in MODEL_PROVIDERS or _MODULE_CLASS.match(value):
-            return value
-        allowed = ", ".join(MODEL_PROVIDERS)
-        msg = f"unknown model provider {value!r}; allowed: {allowed}, or 'package.module:Class'"
-        raise ValueError(msg)
-
-
-class AgentConfig(_Strict):
-    """The agent loop and its limits."""
-
-    type: Literal["react", "self-ask", "tool-calling"] = "react"
-    max_steps: int = Field(default=8, ge=1, le=200)
-    max_seconds: float = Field(default=120.0, gt=0)
-    max_repeats: int = Field(default=2, ge=1, le=20)
-    tool_timeout_s: float = Field(default=30.0, gt=0)
-    tool_top_k: int = Field(default=3, ge=1, le=100)
-    tool_min_score: float | None = None
-    grammar: Literal["auto", "on", "off"] = "auto"
-    search_tool: str = "search"
-    max_observation_chars: int = Field(default=4000, ge=100)
-
-
-class EmbeddingsConfig(_Strict):
-    """Which text-embedding model the index, selectors and cache use."""
-
-    provider: str = Field(
-        default="local", description="local | openai | 'package.module:EmbeddingsClass'"
-    )
-    name: str | None = None
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    batch_size: int | None = Field(default=None, ge=1, le=4096)
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str) -> str:
-        if value in ("local", "openai") or _MODULE_CLASS.match(value):
-            return value
-        msg = (
-            f"unknown embeddings provider {value!r}; allowed: local, openai, "
-            "or 'package.module:Class'"
-        )
-        raise ValueError(msg)
-
-
-class IndexConfig(_Strict):
-    """How one named index splits its documents (``rag.indexes.NAME``)."""
-
-    splitter: Literal["fixed", "parent-child", "none"] = "fixed"
-    chunk_size: int = Field(default=1000, ge=50, le=100_000)
-    chunk_overlap: int = Field(default=150, ge=0, le=50_000)
-    parent_size: int = Field(default=4000, ge=100, le=1_000_000)
-    paths: list[str] = Field(default_factory=list)
-
-
-class RagConfig(_Strict):
-    """Retrieval: the indexes under ``data_dir/indexes`` and how they are searched."""
-
-    default_index: str = "docs"
-    top_k: int = Field(default=5, ge=1, le=100)
-    rrf_k: int = Field(default=60, ge=1, le=10_000)
-    candidates: int = Field(default=50, ge=1, le=10_000)
-    max_file_mb: float = Field(default=50.0, gt=0)
-    lock_timeout_s: float = Field(default=30.0, ge=0)
-    follow_external_links: bool = Field(
-        default=False,
-        description="follow symbolic links whose target lies outside the named roots",
-    )
-    max_document_chars: int = Field(default=200_000, ge=1_000, le=100_000_000)
-    max_expanded_chars: int = Field(default=20_000_000, ge=10_000, le=2_000_000_000)
-    indexes: dict[str, IndexConfig] = Field(default_factory=dict)
-
-    def index(self, name: str) -> IndexConfig:
-        """The settings of index ``name`` (the defaults when it has none)."""
-        return self.indexes.get(name) or IndexConfig()
-
-
-class ServerConfig(_Strict):
-    """``tooldeck serve``: who may talk to the server, and its limits."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    allowed_hosts: list[str] = Field(
-        default_factory=list,
-        description="Host header names accepted; empty: the loopback names (and the bound host)",
-    )
-    allowed_origins: list[str] = Field(
-        default_factory=list,
-        description="Origins allowed on state-changing requests; empty: the server's own",
-    )
-    token: SecretStr | None = None
-    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
-    max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
-    header_timeout_s: float = Field(default=10.0, gt=0)
-    keep_alive_s: float = Field(default=5.0, gt=0)
-    max_connections: int = Field(default=64, ge=1, le=100_000)
-    max_concurrent_runs: int = Field(default=2, ge=1, le=1_000)
-    run_timeout_s: float = Field(default=300.0, gt=0)
-
-
-class Config(_Strict):
-    """The whole tooldeck configuration."""
-
-    data_dir: Path = Field(default_factory=lambda: _default_data_dir())
-    tools: list[str] = Field(default_factory=lambda: ["calculator"])
-    custom_tools: list[str] = Field(default_factory=list)
-    disabled_plugins: list[str] = Field(default_factory=list)
-    max_question_chars: int = Field(default=100_000, ge=1)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    agent: AgentConfig = Field(default_factory=AgentConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
-    rag: RagConfig = Field(default_factory=RagConfig)
-    server: ServerConfig = Field(default_factory=ServerConfig)
 
 
 @dataclass(frozen=True)
@@ -305,12 +168,6 @@ def _lookup(data: dict[str, Any], key: str) -> Any:
     for part in key.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return node
-
-
-def _default_data_dir() -> Path:
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
-    return base / "tooldeck"
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:

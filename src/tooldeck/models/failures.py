@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tooldeck.errors import ModelError, ToolDeckError
+from tooldeck.redact import scrub
 
 __all__ = ["model_failures"]
 
@@ -15,12 +16,13 @@ def model_failures() -> Iterator[None]:
     """Turn an unexpected exception from a model call into a :class:`ModelError`.
 
     Tool failures never get here (they become observations), so what escapes is the model's
-    (or its client's) failure; tooldeck's own errors pass unchanged.
+    (or its client's) failure; tooldeck's own errors pass unchanged. A provider that echoes the
+    key in its error text does not get it into the message: configured secrets are scrubbed.
     """
     try:
         yield
     except ToolDeckError:
         raise
     except Exception as exc:
-        msg = f"the model call failed: {type(exc).__name__}: {exc}"
+        msg = scrub(f"the model call failed: {type(exc).__name__}: {exc}")
         raise ModelError(msg) from exc
