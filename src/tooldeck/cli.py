@@ -287,7 +287,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the command; turn errors into an exit code and one scrubbed line on stderr."""
     try:
-        return int(_COMMANDS[args.command](args))
+        code = int(_COMMANDS[args.command](args))
+        sys.stdout.flush()  # a closed pipe shows here, not as a warning at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except ToolDeckError as exc:
         _fail(f"error: {exc}", verbose=args.verbose)
         return exc.exit_code
@@ -300,6 +304,20 @@ def _dispatch(args: argparse.Namespace) -> int:
             verbose=args.verbose,
         )
         return 1
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``tooldeck ask ... | head``): stop quietly.
+
+    Further writes (and the flush at exit) go to ``/dev/null``, as the Python docs advise for
+    SIGPIPE; the exit code is the shell's for a process ended by SIGPIPE.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 def _fail(message: str, *, verbose: bool) -> None:
