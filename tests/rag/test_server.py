@@ -32,12 +32,13 @@ def client(app_config: Any) -> Any:
 
     from tooldeck.server.app import create_app
 
-    return TestClient(create_app(app_config, use_llm=False))
+    return TestClient(create_app(app_config, use_llm=False), base_url="http://localhost")
 
 
 def test_endpoints(client: Any) -> None:
     health = client.get("/healthz").json()
-    assert health == {"status": "ok", "indexes": ["api"], "default_index": "api"}
+    assert health == {"status": "ok", "token_required": False, "indexes": ["api"],
+                      "default_index": "api"}
     rest = client.post("/rest_api", json={"instruction": "create a new compute session"}).json()
     assert rest["api"] == "POST /session" and rest["example"].startswith("curl -X POST")
     func = client.post("/functional", json={"instruction": "create a new compute session"})
@@ -52,7 +53,8 @@ def test_errors_are_typed(client: Any) -> None:
     missing = client.post("/v1/ask", json={"question": "x", "index": "nope"})
     assert missing.status_code == 404 and missing.json()["error"] == "IndexNotFoundError"
     huge = client.post("/v1/ask", json={"question": "x" * 1_000_000})
-    assert huge.status_code == 400 and "max_question_chars" in huge.json()["message"]
+    assert huge.status_code == 413 and "max_question_chars" in huge.json()["message"]
+    assert client.post("/v1/ask", json={"question": " "}).status_code == 400
     assert client.post("/v1/ask", json={}).status_code == 422
     assert client.post("/rest_api", json={"instruction": ""}).status_code == 422
 
@@ -69,7 +71,8 @@ def test_run_endpoint_uses_the_agent(app_config: Any, monkeypatch: Any) -> None:
         return build_agent(config, model=ScriptedChatModel(responses=[final("391")]))
 
     monkeypatch.setattr("tooldeck.pipeline.build_agent", fake_build)
-    client = TestClient(app_module.create_app(app_config, use_llm=False))
+    client = TestClient(app_module.create_app(app_config, use_llm=False),
+                        base_url="http://localhost")
     out = client.post("/v1/run", json={"question": "What is 17 * 23?"}).json()
     assert out["answer"] == "391"
 
