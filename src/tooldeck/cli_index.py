@@ -1,4 +1,4 @@
-"""The retrieval commands of the CLI: ``index`` and ``ask``. They only parse, call and print."""
+"""The retrieval commands of the CLI: ``index``, ``ask``, ``indexes``. They parse, call, print."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tooldeck.config import Config
 
-__all__ = ["add_parsers", "cmd_ask", "cmd_index"]
+__all__ = ["add_parsers", "cmd_ask", "cmd_index", "cmd_indexes"]
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -19,7 +19,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
                            parents=[common])
     index.add_argument("name", help="index name, e.g. myapi")
     index.add_argument("paths", nargs="*", help="files/folders (default: rag.indexes.NAME.paths)")
-    index.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    index.add_argument("--rebuild", action="store_true",
+                       help="build the index anew; readers keep the old one until it is done")
     index.add_argument("--keep", action="store_true",
                        help="keep indexed files that are not under PATHS (default: remove them)")
     index.add_argument("--splitter", choices=["fixed", "parent-child", "none"],
@@ -36,6 +37,15 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     ask.add_argument("--kind", choices=["rest", "function", "doc"], help="only this kind")
     ask.add_argument("--model", help="as for `tooldeck run --model`")
 
+    indexes = sub.add_parser("indexes", help="list or delete indexes").add_subparsers(
+        dest="indexes_command", metavar="ACTION", required=True)
+    listing = indexes.add_parser("list", help="name, chunks, files, embeddings, last update",
+                                 parents=[common])
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    delete = indexes.add_parser("delete", help="delete an index (waits for its writer)",
+                                parents=[common])
+    delete.add_argument("name", help="index name")
+
 
 def _read_question(value: str) -> str:
     return sys.stdin.read() if value == "-" else value
@@ -45,7 +55,6 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
     """``tooldeck index NAME PATH...``."""
     from tooldeck.errors import InputError
     from tooldeck.rag import open_index
-    from tooldeck.rag.index import remove_index
 
     settings = config.rag.index(args.name)
     updates: dict[str, Any] = {}
@@ -57,8 +66,6 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
     paths = args.paths or settings.paths
     if not paths:
         raise InputError(f"give files or folders to index: tooldeck index {args.name} PATH...")
-    if args.rebuild:
-        remove_index(config.data_dir, args.name)
     index = open_index(config, args.name, create=True)
     bar: Any = None
 
@@ -74,7 +81,8 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
         print(f"warning: {message}", file=sys.stderr)
 
     try:
-        stats = index.update(paths, settings, prune=not args.keep, progress=progress, warn=warn)
+        stats = index.update(paths, settings, prune=not args.keep, progress=progress, warn=warn,
+                             rebuild=args.rebuild)
     finally:
         if bar is not None:
             bar.close()
@@ -112,3 +120,43 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
         for i, m in enumerate(result.matches, start=1):
             print(f"  [{i}] {m.kind:8} {m.ref}  ({m.source}, score {m.score:.4f})")
     return 0
+
+
+def cmd_indexes(args: argparse.Namespace, config: Config) -> int:
+    """``tooldeck indexes list`` and ``tooldeck indexes delete NAME``."""
+    from tooldeck.rag.lifecycle import delete_index, describe_indexes
+
+    if args.indexes_command == "delete":
+        delete_index(config.data_dir, args.name, config.rag.lock_timeout_s)
+        print(f"deleted index {args.name}")
+        return 0
+    infos = describe_indexes(config.data_dir)
+    if args.json:
+        print(json.dumps([_info_dict(i) for i in infos], indent=2))
+        return 0
+    if not infos:
+        print(f"no indexes in {config.data_dir / 'indexes'}; build one with "
+              "`tooldeck index NAME PATH...`")
+        return 0
+    rows = [("NAME", "CHUNKS", "FILES", "EMBEDDINGS", "UPDATED")]
+    for info in infos:
+        d = _info_dict(info)
+        rows.append((info.name, _cell(info.chunks), _cell(info.files),
+                     info.embeddings or ("damaged" if info.error else "-"), d["updated"] or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[4])
+    return 0
+
+
+def _cell(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _info_dict(info: Any) -> dict[str, Any]:
+    import datetime
+
+    updated = (datetime.datetime.fromtimestamp(info.updated).astimezone().isoformat(
+        timespec="seconds") if info.updated is not None else None)
+    return {"name": info.name, "chunks": info.chunks, "files": info.files,
+            "embeddings": info.embeddings, "updated": updated, "error": info.error}

@@ -18,7 +18,8 @@ from tooldeck.errors import (
     IndexNotFoundError,
 )
 from tooldeck.rag import open_index
-from tooldeck.rag.index import rrf_fuse
+from tooldeck.rag.index import index_generation, list_indexes, rrf_fuse
+from tooldeck.rag.lifecycle import write_lock
 from tooldeck.testing import ScriptedChatModel
 
 API = Path(__file__).resolve().parent.parent / "fixtures" / "api"
@@ -72,45 +73,47 @@ def test_reindex_is_incremental_and_deletes(config: Any, built: Any, corpus: Pat
 
 
 def test_empty_unknown_and_corrupted_indexes(config: Any, built: Any) -> None:
-    empty = open_index(config, "empty", create=True)
+    empty = open_index(config, "empty", create=True)  # creates nothing until update
     with pytest.raises(EmptyIndexError, match="tooldeck index empty PATH"):
         empty.search("anything")
-    with pytest.raises(IndexNotFoundError, match="known indexes: api, empty"):
+    with pytest.raises(IndexNotFoundError, match="known indexes: api;"):
         open_index(config, "nope")
     built.close()
-    (built.dir / "index.sqlite").write_bytes(b"this is not sqlite" * 100)
+    assert built.build is not None and built.build.parent.name == "builds"
+    (built.build / "index.sqlite").write_bytes(b"this is not sqlite" * 100)
     for suffix in ("-wal", "-shm"):
-        (built.dir / f"index.sqlite{suffix}").unlink(missing_ok=True)
+        (built.build / f"index.sqlite{suffix}").unlink(missing_ok=True)
     with pytest.raises(IndexCorruptedError, match="--rebuild"):
         open_index(config, "api").search("x")
-    shutil.rmtree(built.dir / "chroma")
-    with pytest.raises(IndexCorruptedError, match="rebuild"):
+    shutil.rmtree(built.build / "chroma")  # not a complete index any more: not one at all
+    with pytest.raises(IndexNotFoundError, match="build it with `tooldeck index api PATH"):
         open_index(config, "api")
+    assert list_indexes(config.data_dir) == []
 
 
-def test_rebuild_in_the_same_process(config: Any, built: Any, corpus: Path) -> None:
-    from tooldeck.rag.index import remove_index
-
-    assert built.search("create a session", 1)
-    built.close()  # also releases Chroma's per-folder system
-    remove_index(config.data_dir, "api")
-    again = open_index(config, "api", create=True)
+def test_rebuild_while_a_reader_has_it_open(config: Any, built: Any, corpus: Path) -> None:
+    before = built.search("create a session", 1)[0].id
+    seen = built.generation
+    assert seen is not None and index_generation(config.data_dir, "api") == seen
+    again = open_index(config, "api")
     try:
-        assert again.update([corpus], config.rag.index("api")).files_added == 3
+        stats = again.update([corpus], config.rag.index("api"), rebuild=True)
+        assert stats.rebuilt and stats.files_added == 3
         assert again.search("create a session", 1)[0].ref in {"POST /session",
                                                               "ComputeSession.create"}
     finally:
         again.close()
+    assert built.search("create a session", 1)[0].id == before  # the old build, still whole
+    assert index_generation(config.data_dir, "api") not in {None, seen}  # readers reopen
 
 
 def test_concurrent_writer_fails_clearly(config: Any, built: Any, corpus: Path) -> None:
     config.rag.lock_timeout_s = 0.3
-    other = open_index(config, "api")
     held = threading.Event()
     release = threading.Event()
 
     def hold() -> None:
-        with other._write_lock():
+        with write_lock(config.data_dir, "api", 5):
             held.set()
             release.wait(5)
 

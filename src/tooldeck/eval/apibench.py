@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,27 +108,48 @@ def run_apibench(
         report["official"] = score_responses(db, gold, released)
         return report
 
+    questions = read_jsonl(questions_file)[:limit]
+    with tempfile.TemporaryDirectory(prefix="tooldeck-apibench-") as scratch:
+        responses, hits, latencies = _index_and_ask(
+            config, Path(scratch), api_file, report, questions, gold, model, top_k, progress)
+    n = max(len(questions), 1)
+    latencies.sort()
+    report.update(
+        mode="model" if model is not None else "no-llm",
+        model=type(model).__name__ if model is not None else None,
+        top_k=top_k,
+        retriever={k.replace("topk", f"top{top_k}"): round(v / n * 100, 2)
+                   for k, v in hits.items()},
+        search_p50_ms=round(latencies[len(latencies) // 2] * 1000, 2) if latencies else None,
+        official=score_responses(db, gold, responses),
+    )
+    return report
+
+
+def _index_and_ask(
+    config: Config, scratch: Path, api_file: str, report: dict[str, Any],
+    questions: list[dict[str, Any]], gold: list[dict[str, Any]], model: BaseChatModel | None,
+    top_k: int, progress: bool,
+) -> tuple[list[dict[str, Any]], dict[str, int], list[float]]:
+    """Index the API file under ``scratch`` (never a user index) and answer every question."""
     from tooldeck.config import IndexConfig
     from tooldeck.rag import open_index
-    from tooldeck.rag.index import remove_index
 
-    questions = read_jsonl(questions_file)[:limit]
-    name = f"apibench-{Path(api_file).stem}"
-    remove_index(config.data_dir, name)
-    index = open_index(config, name, create=True)
-    start = time.perf_counter()
-    stats = index.update([api_file], IndexConfig(splitter="none"))
-    report["index_seconds"] = round(time.perf_counter() - start, 2)
-    report["chunks"] = stats.chunks_total
+    scratch_config = config.model_copy(update={"data_dir": scratch})
+    index = open_index(scratch_config, f"apibench-{Path(api_file).stem}", create=True)
     responses: list[dict[str, Any]] = []
     hits = {"top1_exact": 0, "top1_domain": 0, "topk_exact": 0, "topk_domain": 0}
     latencies: list[float] = []
     bar: Any = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(questions), unit="q", desc="apibench")
     try:
+        start = time.perf_counter()
+        stats = index.update([api_file], IndexConfig(splitter="none"))
+        report["index_seconds"] = round(time.perf_counter() - start, 2)
+        report["chunks"] = stats.chunks_total
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(questions), unit="q", desc="apibench")
         for q in questions:
             row = gold[int(q["question_id"]) - 1]
             t0 = time.perf_counter()
@@ -142,26 +164,15 @@ def run_apibench(
             hits["topk_domain"] += row.get("domain") in domains
             pick = _choose(model, str(q["text"]), matches) if model is not None and matches else 0
             call = calls[pick] if calls else ""
-            responses.append({"question_id": q["question_id"], "api_call": call,
-                              "text": f"<<<api_call>>>: {call}\n<<<api_provider>>>: {hub}"})
+            text = f"<<<api_call>>>: {call}\n<<<api_provider>>>: {report['hub']}"
+            responses.append({"question_id": q["question_id"], "api_call": call, "text": text})
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
         index.close()
-    n = max(len(questions), 1)
-    latencies.sort()
-    report.update(
-        mode="model" if model is not None else "no-llm",
-        model=type(model).__name__ if model is not None else None,
-        top_k=top_k,
-        retriever={k.replace("topk", f"top{top_k}"): round(v / n * 100, 2)
-                   for k, v in hits.items()},
-        search_p50_ms=round(latencies[len(latencies) // 2] * 1000, 2) if latencies else None,
-        official=score_responses(db, gold, responses),
-    )
-    return report
+    return responses, hits, latencies
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -1,41 +1,41 @@
 """The hybrid index: Chroma vectors plus SQLite FTS5 BM25 over the same chunks, fused by RRF.
 
-One folder per named index, ``data_dir/indexes/NAME``::
+One folder per named index, ``data_dir/indexes/NAME``, holding builds (see
+:mod:`tooldeck.rag.lifecycle` for the layout, the write lock and how a build is published)::
 
-    index.sqlite   chunks, files (SHA-256), FTS5 BM25 index       (tooldeck.rag.store)
-    chroma/        Chroma PersistentClient, collection "chunks"   (vectors we compute ourselves)
-    lock           held by the one process that writes
+    CURRENT                       the published build
+    builds/BUILD/index.sqlite     chunks, files (SHA-256), FTS5 BM25 index  (tooldeck.rag.store)
+    builds/BUILD/chroma/          Chroma PersistentClient, collection "chunks"
 
 Chroma never embeds: vectors come from :func:`tooldeck.models.embeddings.get_embeddings` and
 are passed in explicitly (its default embedder downloads a model). Re-indexing compares each
 file's SHA-256 with the stored one, so unchanged files cost one hash; a changed file has its
-chunks replaced and only new chunk texts are embedded; files that are gone are deleted.
-No pickle anywhere: SQLite rows, JSON metadata, Chroma's own files.
+chunks replaced and only new chunk texts are embedded; files that are gone are deleted
+(:mod:`tooldeck.rag.writer`). A first run, a ``--rebuild`` and the repair of an unreadable
+build write a new build beside the published one and publish it when it is complete, so readers
+never see a part. No pickle anywhere: SQLite rows, JSON metadata, Chroma's own files.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import os
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tooldeck.errors import (
     EmptyIndexError,
-    IndexBusyError,
     IndexCorruptedError,
     IndexNotFoundError,
-    InputError,
+    ToolDeckError,
 )
+from tooldeck.rag import lifecycle, writer
+from tooldeck.rag.lifecycle import index_generation, index_path, list_indexes
 from tooldeck.rag.store import ChunkStore
+from tooldeck.rag.writer import IndexStats
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -44,11 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HybridIndex", "IndexStats", "Match", "index_generation", "index_path", "list_indexes",
-    "remove_index", "rrf_fuse",
+    "rrf_fuse",
 ]
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_EMBED_BATCH = 256
 
 
 @dataclass
@@ -80,42 +77,6 @@ class Match:
         return str(self.metadata.get("source", ""))
 
 
-@dataclass
-class IndexStats:
-    """What one ``update`` did."""
-
-    files_added: int = 0
-    files_updated: int = 0
-    files_unchanged: int = 0
-    files_removed: int = 0
-    skipped: dict[str, str] = field(default_factory=dict)
-    chunks_embedded: int = 0
-    chunks_total: int = 0
-    seconds: float = 0.0
-
-
-def index_path(data_dir: Path, name: str) -> Path:
-    """The folder of index ``name``.
-
-    Raises:
-        InputError: a name that is not a plain identifier.
-    """
-    if not _NAME.match(name):
-        raise InputError(
-            f"index name {name!r} is not allowed; use letters, digits, '_', '-' or '.' "
-            "(at most 64 characters, starting with a letter or digit)"
-        )
-    return Path(data_dir).expanduser() / "indexes" / name
-
-
-def list_indexes(data_dir: Path) -> list[str]:
-    """Names of the indexes under ``data_dir``."""
-    root = Path(data_dir).expanduser() / "indexes"
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "index.sqlite").is_file())
-
-
 def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
     """Reciprocal rank fusion: ``sum(1 / (k + rank))`` over the rankings (rank from 1)."""
     scores: dict[str, float] = {}
@@ -123,18 +84,6 @@ def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return scores
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _chroma_metadata(meta: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
-    return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
 
 
 def _chroma_where(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -147,16 +96,19 @@ def _chroma_where(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
 class HybridIndex:
     """A named hybrid index (see the module docstring).
 
+    The instance reads the build that was published when it was opened (or last wrote); a
+    long-lived reader compares :attr:`generation` with :func:`index_generation` and reopens.
+
     Args:
         name: the index name.
         rag: the ``rag`` config section.
         data_dir: where indexes live.
         embeddings: the embedding model; built from config on first need when ``None``.
-        create: make the index if it does not exist (else :class:`IndexNotFoundError`).
+        create: allow an index that does not exist yet (``update`` builds it).
 
     Raises:
-        IndexNotFoundError: no such index and ``create`` is false.
-        IndexCorruptedError: the index files cannot be read.
+        IndexNotFoundError: no complete index of that name and ``create`` is false.
+        InputError: a name that is not allowed.
     """
 
     def __init__(
@@ -165,28 +117,31 @@ class HybridIndex:
     ) -> None:
         self.name = name
         self.rag = rag
-        self.dir = index_path(data_dir, name)
+        self.data_dir = Path(data_dir).expanduser()
+        self.dir = index_path(self.data_dir, name)
         self.hint = f"rebuild it with `tooldeck index {name} PATH... --rebuild`"
-        exists = (self.dir / "index.sqlite").is_file()
-        if not exists and not create:
-            known = list_indexes(data_dir)
-            raise IndexNotFoundError(
-                f"no index named {name!r} in {self.dir.parent}; "
-                + (f"known indexes: {', '.join(known)}" if known else "there are none yet")
-                + f"; build it with `tooldeck index {name} PATH...`"
-            )
-        if exists and not (self.dir / "chroma").is_dir():
-            raise IndexCorruptedError(
-                f"index {name!r} has no vector store in {self.dir}; {self.hint}"
-            )
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.store = ChunkStore(self.dir / "index.sqlite", self.hint)
         self._embeddings = embeddings
+        self._store: ChunkStore | None = None
         self._collection: Any = None
         self._client: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._model_checked = False
+        self.build: Path | None = None
+        self.generation: str | None = None
+        self._open_published()
+        if self.build is None and not create:
+            known = list_indexes(self.data_dir)
+            raise IndexNotFoundError(
+                f"no index named {name!r} in {self.dir.parent}; "
+                + (f"known indexes: {', '.join(known)}" if known else "there are none yet")
+                + f"; build it with `tooldeck index {name} PATH...`"
+            )
+
+    def _open_published(self) -> None:
+        """Point at the published build (closing handles to any other)."""
+        self._release()
+        self.build, self.generation = lifecycle.published(self.dir)
 
     # -- parts built on first use -------------------------------------------------------
     @property
@@ -201,17 +156,38 @@ class HybridIndex:
             self._embeddings = self._embeddings()
         return self._embeddings  # type: ignore[return-value]
 
+    def _build_dir(self) -> Path:
+        if self.build is None:
+            raise EmptyIndexError(
+                f"index {self.name!r} has no documents; add some with "
+                f"`tooldeck index {self.name} PATH...`"
+            )
+        return self.build
+
+    @property
+    def store(self) -> ChunkStore:
+        """The chunk store of the open build (opened on first use).
+
+        Raises:
+            EmptyIndexError: the index has no build yet.
+            IndexCorruptedError: the file cannot be read.
+        """
+        if self._store is None:
+            self._store = ChunkStore(self._build_dir() / "index.sqlite", self.hint)
+        return self._store
+
     @property
     def collection(self) -> Any:
-        """The Chroma collection (the client is opened on first use)."""
+        """The Chroma collection of the open build (the client is opened on first use)."""
         if self._collection is None:
+            folder = self._build_dir() / "chroma"
             try:
                 import chromadb
                 from chromadb.config import Settings
 
                 client = chromadb.PersistentClient(
-                    path=str(self.dir / "chroma"),
-                    settings=Settings(anonymized_telemetry=False, allow_reset=False),
+                    path=str(folder), settings=Settings(anonymized_telemetry=False,
+                                                        allow_reset=False),
                 )
                 self._client = client
                 self._collection = client.get_or_create_collection(
@@ -219,8 +195,8 @@ class HybridIndex:
                 )
             except Exception as exc:  # chromadb raises many unrelated types for a bad folder
                 raise IndexCorruptedError(
-                    f"the vector store of index {self.name!r} ({self.dir / 'chroma'}) cannot be "
-                    f"opened ({type(exc).__name__}: {exc}); {self.hint}"
+                    f"the vector store of index {self.name!r} ({folder}) cannot be opened "
+                    f"({type(exc).__name__}: {exc}); {self.hint}"
                 ) from exc
         return self._collection
 
@@ -230,44 +206,24 @@ class HybridIndex:
                 self._pool = ThreadPoolExecutor(4, thread_name_prefix="tooldeck-bm25")
             return self._pool
 
-    def close(self) -> None:
-        """Release the database handles.
-
-        Chroma shares one system per folder within a process; closing the client lets the next
-        open (say after ``--rebuild`` deleted the folder) start afresh instead of writing
-        through handles to deleted files.
-        """
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        self.store.close()
+    def _release(self) -> None:
+        """Close the store and the Chroma client (Chroma keeps one system per folder)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self._client is not None:
             self._client.close()
             self._client = None
-            self._collection = None
+        self._collection = None
+
+    def close(self) -> None:
+        """Release the database handles and the search threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._release()
 
     # -- writing ------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        with (self.dir / "lock").open("a+") as handle:
-            deadline = time.monotonic() + self.rag.lock_timeout_s
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise IndexBusyError(
-                            f"index {self.name!r} is being written by another process; waited "
-                            f"{self.rag.lock_timeout_s:g} s (rag.lock_timeout_s); try again when "
-                            "it finishes"
-                        ) from None
-                    time.sleep(0.1)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def _check_model(self) -> str:
         from tooldeck.models.embeddings import embeddings_id
 
@@ -294,83 +250,96 @@ class HybridIndex:
         prune: bool = True,
         progress: Callable[[int, int], None] | None = None,
         warn: Callable[[str], None] | None = None,
+        rebuild: bool = False,
     ) -> IndexStats:
         """Bring the index in line with the files under ``paths``.
+
+        Holds the write lock throughout. A first run, ``rebuild`` and the repair of a build
+        that cannot be read write a new build and publish it only when it is complete; a run
+        that fails or finds nothing to index leaves the published index as it was.
 
         Args:
             paths: files and folders.
             config: the splitter settings of this index.
             prune: delete indexed files that are no longer under ``paths``.
             progress: called as ``progress(done, total)`` while chunks are embedded.
-            warn: receives one message per skipped file.
+            warn: receives one message per skipped file (and per repair).
+            rebuild: build the index anew from ``paths`` (readers keep the old one meanwhile).
 
         Raises:
-            IndexBusyError: another process is writing this index.
+            InputError: a path that does not exist (checked before anything is written).
+            IndexBusyError: another process held the lock for ``rag.lock_timeout_s``.
+            EmptyIndexError: nothing under ``paths`` can be indexed.
         """
-        from tooldeck.rag.loaders import iter_files, load_paths
-        from tooldeck.rag.splitters import split_documents
+        from tooldeck.rag.loaders import iter_files
 
         start = time.perf_counter()
-        stats = IndexStats()
         files = iter_files(paths)
-        with self._write_lock():
-            model_id = self._check_model()
-            known = self.store.files()
-            changed: list[tuple[Path, str]] = []
-            for path in files:
-                digest = _sha256(path)
-                if known.get(str(path)) == digest:
-                    stats.files_unchanged += 1
-                else:
-                    changed.append((path, digest))
-            report = load_paths([p for p, _ in changed], int(self.rag.max_file_mb * 1e6), warn)
-            stats.skipped = report.skipped
-            plan = []
-            for path, digest in changed:
-                docs = report.documents.get(str(path))
-                if docs is None:
-                    continue
-                plan.append((path, digest, split_documents(docs, config)))
-            todo = sum(len(chunks) for _, _, chunks in plan)
-            done = 0
-            for path, digest, chunks in plan:
-                source = str(path)
-                old = set(self.store.chunk_ids(source))
-                fresh = [c for c in chunks if c.id not in old]
-                for i in range(0, len(fresh), _EMBED_BATCH):
-                    part = fresh[i : i + _EMBED_BATCH]
-                    self.collection.upsert(
-                        ids=[c.id for c in part], embeddings=self._embed([c.text for c in part]),
-                        metadatas=[_chroma_metadata(c.metadata) for c in part],
-                    )
-                    stats.chunks_embedded += len(part)
-                    done += len(part)
-                    if progress is not None:
-                        progress(done, todo)
-                gone = list(old - {c.id for c in chunks})
-                if gone:
-                    self.collection.delete(ids=gone)
-                self.store.replace_file(source, digest, path.stat().st_size, chunks)
-                if source in known:
-                    stats.files_updated += 1
-                else:
-                    stats.files_added += 1
-                done += len(chunks) - len(fresh)
-            if prune:
-                current = {str(p) for p in files}
-                for source in known:
-                    if source not in current:
-                        ids = self.store.chunk_ids(source)
-                        if ids:
-                            self.collection.delete(ids=ids)
-                        self.store.remove_file(source)
-                        stats.files_removed += 1
-            if (stats.files_added or stats.files_updated or stats.files_removed
-                    or self.store.term_df_missing()):
-                self.store.refresh_term_df()
-            self.store.commit_meta({"embeddings": model_id, "name": self.name})
-            stats.chunks_total = self.store.count()
+        with lifecycle.write_lock(self.data_dir, self.name, self.rag.lock_timeout_s):
+            lifecycle.clean_leftovers(self.dir)
+            lifecycle.adopt_legacy(self.dir)
+            self._open_published()  # another writer may have published while this one waited
+            stats = None if rebuild else self._update_in_place(files, paths, config, prune,
+                                                               progress, warn)
+            if stats is None:
+                stats = self._write_new_build(files, paths, config, progress, warn)
         stats.seconds = time.perf_counter() - start
+        return stats
+
+    def _update_in_place(
+        self, files: list[Path], paths: Sequence[str | Path], config: IndexConfig, prune: bool,
+        progress: Callable[[int, int], None] | None, warn: Callable[[str], None] | None,
+    ) -> IndexStats | None:
+        """Update the published build; ``None`` when there is none that can be read."""
+        if self.build is None:
+            return None
+        try:  # open both stores; after a crash, make them agree first
+            dirty = self.store.get_meta("dirty") == "1"
+            repaired = 0
+            if dirty or self.collection.count() != self.store.count():
+                repaired = writer.reconcile(self.store, self.collection, self._embed)
+        except Exception as exc:  # an unreadable build: Chroma raises many unrelated types
+            if isinstance(exc, ToolDeckError) and not isinstance(exc, IndexCorruptedError):
+                raise
+            if warn is not None:
+                warn(f"index {self.name!r} cannot be read ({type(exc).__name__}: {exc}); "
+                     "building it anew from the given paths")
+            return None
+        model_id = self._check_model()
+        plan = writer.plan_update(files, self.store.files(), config, self.rag, prune, warn)
+        writer.refuse_empty(plan, self.store, self.name, paths)
+        stats = writer.apply_plan(self.store, self.collection, self._embed, plan, progress)
+        stats.repaired = repaired
+        writer.finish(self.store, stats, model_id, self.name, force_df=dirty)
+        if stats.files_added or stats.files_updated or stats.files_removed or repaired:
+            build = self._build_dir()
+            self._release()
+            lifecycle.publish(self.dir, build)  # a new generation: readers reopen
+            self._open_published()
+        return stats
+
+    def _write_new_build(
+        self, files: list[Path], paths: Sequence[str | Path], config: IndexConfig,
+        progress: Callable[[int, int], None] | None, warn: Callable[[str], None] | None,
+    ) -> IndexStats:
+        """Write a build from scratch beside the published one; publish it when complete."""
+        plan = writer.plan_update(files, {}, config, self.rag, True, warn)
+        writer.refuse_empty(plan, None, self.name, paths)
+        self._release()
+        self.build = lifecycle.new_build(self.dir)
+        try:
+            model_id = self._check_model()
+            stats = writer.apply_plan(self.store, self.collection, self._embed, plan, progress)
+            writer.finish(self.store, stats, model_id, self.name, force_df=False)
+            self._release()
+            lifecycle.publish(self.dir, self.build)
+        except BaseException:
+            self._release()
+            lifecycle.clean_leftovers(self.dir)  # the unpublished build (and an empty folder)
+            self._open_published()
+            raise
+        stats.rebuilt = True
+        self._open_published()
         return stats
 
     # -- reading ------------------------------------------------------------------------
@@ -449,27 +418,3 @@ class HybridIndex:
             ) from exc
         ids = list(result["ids"][0])
         return ids, {i: 1.0 - float(d) for i, d in zip(ids, result["distances"][0], strict=True)}
-
-
-def index_generation(data_dir: Path, name: str) -> str | None:
-    """A token that changes whenever index ``name`` is built anew, removed or replaced.
-
-    A long-lived reader (the server) compares it with the token it saw when it opened the
-    index, and reopens the index when they differ. ``None`` when the index does not exist.
-    """
-    marker = index_path(data_dir, name) / "index.sqlite"
-    try:
-        st = marker.stat()
-    except OSError:
-        return None
-    return f"{st.st_dev}:{st.st_ino}"
-
-
-def remove_index(data_dir: Path, name: str) -> None:
-    """Delete an index folder (used by ``--rebuild`` of a damaged index)."""
-    import shutil
-
-    folder = index_path(data_dir, name)
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    os.makedirs(folder.parent, exist_ok=True)

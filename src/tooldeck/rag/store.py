@@ -112,15 +112,25 @@ class _Stemmer:
 class ChunkStore:
     """The SQLite side of an index.
 
+    Args:
+        path: the database file (created when missing, unless ``read_only``).
+        rebuild_hint: how to fix a damaged file, appended to error messages.
+        read_only: open an existing file for reading only (no schema, no writes).
+
     Raises:
         IndexCorruptedError: the file is not a readable tooldeck index.
     """
 
-    def __init__(self, path: Path, rebuild_hint: str) -> None:
+    def __init__(self, path: Path, rebuild_hint: str, read_only: bool = False) -> None:
         self.path = path
         self._hint = rebuild_hint
         self._stemmer: _Stemmer | None = None
         try:
+            if read_only:
+                self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                          timeout=30.0, check_same_thread=False)
+                self.get_meta("schema_version")
+                return
             self.db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -181,6 +191,35 @@ class ChunkStore:
         """Whether there are no chunks (without counting them: O(1), not O(chunks))."""
         with self._guard():
             return self.db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None
+
+    def all_ids(self) -> set[str]:
+        """Every chunk id."""
+        with self._guard():
+            return {r[0] for r in self.db.execute("SELECT id FROM chunks")}
+
+    def chunks_of(self, sources: Iterable[str]) -> int:
+        """How many chunks the files ``sources`` hold (by the ``files`` table)."""
+        wanted = list(sources)
+        total = 0
+        with self._guard():
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                row = self.db.execute(
+                    f"SELECT coalesce(sum(n_chunks), 0) FROM files WHERE path IN ({marks})",  # noqa: S608
+                    part,
+                ).fetchone()
+                total += int(row[0])
+        return total
+
+    def updated_at(self) -> float | None:
+        """When the index was last written (seconds since the epoch), if known."""
+        stamp = self.get_meta("updated_at")
+        if stamp is not None:
+            return float(stamp)
+        with self._guard():
+            row = self.db.execute("SELECT max(indexed_at) FROM files").fetchone()
+        return None if row[0] is None else float(row[0])
 
     def count_files(self) -> int:
         """Number of files."""
