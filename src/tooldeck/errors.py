@@ -14,8 +14,15 @@ and an exit code that ``cli.py`` maps it to::
     │   ├── MissingAPIKeyError (exit 2)     a provider needs a key that is not set
     │   └── ModelOutputError                the model answered with something unusable
     ├── ToolExecutionError                  a tool raised (turned into an observation in the loop)
-    │   └── ToolTimeoutError                a tool ran past its timeout
-    ├── ServeError (exit 2)                 the server cannot start as configured (public address, no token)
+    │   ├── ToolTimeoutError                a tool ran past its timeout
+    │   └── NetworkError                    tools/net: connection refused or reset, DNS, encoding
+    │       ├── BlockedAddressError         the SSRF guard refused a scheme, userinfo, name, address
+    │       ├── ResponseTooLargeError       the body passed its byte cap (on the wire or decoded)
+    │       ├── NetworkTimeoutError         connect, read or total deadline passed
+    │       ├── HTTPStatusError             a final status >= 400 (``status``, ``url``)
+    │       ├── ContentTypeError            a content type outside the call's allowlist, bad JSON
+    │       └── TooManyRedirectsError       more redirects than the policy allows
+    ├── ServeError (exit 2)                 serve cannot start as set (public address, no token)
     │   └── PortInUseError (exit 3)         the port is taken by another program
     ├── DownloadError                       model pull: network, interrupted transfer
     │   └── HashMismatchError               the file does not have the catalogue's SHA-256
@@ -30,9 +37,12 @@ and an exit code that ``cli.py`` maps it to::
 from __future__ import annotations
 
 __all__ = [
+    "BlockedAddressError",
     "ConfigError",
+    "ContentTypeError",
     "DownloadError",
     "EmptyIndexError",
+    "HTTPStatusError",
     "HashMismatchError",
     "IndexBusyError",
     "IndexCorruptedError",
@@ -43,10 +53,14 @@ __all__ = [
     "ModelError",
     "ModelNotFoundError",
     "ModelOutputError",
+    "NetworkError",
+    "NetworkTimeoutError",
     "PluginError",
     "PortInUseError",
-    "ServeError",
+    "ResponseTooLargeError",
     "RetrievalError",
+    "ServeError",
+    "TooManyRedirectsError",
     "ToolDeckError",
     "ToolExecutionError",
     "ToolTimeoutError",
@@ -121,6 +135,44 @@ class PortInUseError(ServeError):
     """The port ``tooldeck serve`` should listen on is taken."""
 
     exit_code = 3
+
+
+class NetworkError(ToolExecutionError):
+    """A network call failed (connection refused or reset, DNS failure, undecodable body)."""
+
+
+class BlockedAddressError(NetworkError):
+    """The SSRF guard refused a URL: its scheme, userinfo, host name or a resolved address."""
+
+
+class ResponseTooLargeError(NetworkError):
+    """The response body passed the call's byte cap (counted on the wire and decoded)."""
+
+
+class NetworkTimeoutError(NetworkError):
+    """A connect, read or total (wall-clock) deadline passed."""
+
+
+class HTTPStatusError(NetworkError):
+    """The server answered with a status >= 400 (after any retries).
+
+    Attributes:
+        status: The HTTP status code of the last response.
+        url: The URL that answered it.
+    """
+
+    def __init__(self, message: str, *, status: int = 0, url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+class ContentTypeError(NetworkError):
+    """The response is of a content type the call did not allow, or is not valid JSON."""
+
+
+class TooManyRedirectsError(NetworkError):
+    """The server redirected more times than the policy allows."""
 
 
 class DownloadError(ToolDeckError):
