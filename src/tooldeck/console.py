@@ -155,8 +155,21 @@ def print_models(data_dir: Path) -> None:
     _out.print(catalogue)
 
 
-def pull_model(name: str, data_dir: Path) -> Path:
-    """Download a catalogue model with a progress bar, then print how to use it."""
+def pull_model(
+    name: str, data_dir: Path, *, sha256: str | None = None, trust_hub_hash: bool = False
+) -> Path:
+    """Download a catalogue model with a progress bar, then print how to use it.
+
+    Args:
+        name: The catalogue name.
+        data_dir: The configured data directory.
+        sha256: ``--sha256``: the expected SHA-256 (must agree with a pinned one).
+        trust_hub_hash: ``--trust-hub-hash``: for an entry with no pinned hash, accept the
+            hub's own hash header (only from the hub's origin, never after a redirect away).
+
+    Returns:
+        The verified file's path.
+    """
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from tooldeck.models.catalogue import lookup
@@ -170,12 +183,13 @@ def pull_model(name: str, data_dir: Path) -> Path:
         TransferSpeedColumn(),
         console=_err,
     ) as progress:
-        task = progress.add_task(entry.file, total=None)
+        task = progress.add_task(entry.file, total=entry.size)
 
         def update(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
-        path = pull(entry, data_dir, progress=update)
-    _out.print(f"verified {path}")
+        path = pull(entry, data_dir, progress=update, sha256=sha256, trust_hub_hash=trust_hub_hash)
+    digest = path.with_name(path.name + ".sha256").read_text("utf-8").strip()
+    _out.print(f"verified {path} (sha256 {digest})")
     _out.print(f"use it with: --model {name}  (or model: {{provider: gguf, name: {name}}})")
     return path
