@@ -89,12 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
         "pull", help="download a catalogue model (resumable, verified)", parents=[common]
     )
     pull.add_argument("name")
+    pull.add_argument("--sha256", metavar="HEX", type=_sha256_arg,
+                      help="expected SHA-256 of the file (for an entry with no pinned hash)")
+    pull.add_argument("--trust-hub-hash", action="store_true",
+                      help="with no pinned hash, accept the hub's own hash header (same origin)")
 
     from tooldeck import cli_eval, cli_index, cli_serve
 
     for module in (cli_index, cli_serve, cli_eval):
         module.add_parsers(sub, common)
     return parser
+
+
+def _sha256_arg(value: str) -> str:
+    """``--sha256``: 64 hexadecimal digits (argparse turns the ValueError into exit 2)."""
+    text = value.strip().lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        msg = f"--sha256 wants 64 hexadecimal digits, got {len(text)} characters"
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 def _agent_flags(parser: argparse.ArgumentParser) -> None:
@@ -240,7 +253,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     if args.models_command == "list":
         print_models(config.data_dir)
         return 0
-    pull_model(args.name, config.data_dir)
+    pull_model(args.name, config.data_dir, sha256=args.sha256,
+               trust_hub_hash=args.trust_hub_hash)
     return 0
 
 
