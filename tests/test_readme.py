@@ -24,9 +24,12 @@ def test_every_config_key_is_documented() -> None:
         IndexConfig,
         ModelConfig,
         RagConfig,
+        ServerConfig,
+        WebConfig,
     )
 
     text = (REPO / "config.yaml").read_text("utf-8")
-    for model in (Config, AgentConfig, ModelConfig, EmbeddingsConfig, RagConfig, IndexConfig):
+    for model in (Config, AgentConfig, ModelConfig, EmbeddingsConfig, RagConfig, IndexConfig,
+                  ServerConfig, WebConfig):
         for key in model.model_fields:
             assert f"{key}:" in text, f"config.yaml does not document {key}"

@@ -36,6 +36,7 @@ from tooldeck.config_schema import (
     ModelConfig,
     RagConfig,
     ServerConfig,
+    WebConfig,
 )
 from tooldeck.errors import ConfigError
 from tooldeck.redact import (
@@ -58,6 +59,7 @@ __all__ = [
     "RagConfig",
     "ModelConfig",
     "ServerConfig",
+    "WebConfig",
     "Source",
     "find_config_file",
     "load_config",

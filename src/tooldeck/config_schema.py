@@ -23,6 +23,7 @@ __all__ = [
     "ModelConfig",
     "RagConfig",
     "ServerConfig",
+    "WebConfig",
 ]
 
 AGENT_TYPES = ("react", "self-ask", "tool-calling")
@@ -159,6 +160,24 @@ class ServerConfig(_Strict):
     run_timeout_s: float = Field(default=300.0, gt=0)
 
 
+class WebConfig(_Strict):
+    """The network tools: search, web_fetch, summarize, wikipedia, youtube."""
+
+    search_results: int = Field(default=5, ge=1, le=50)
+    timeout_s: float = Field(default=15.0, gt=0, le=600)
+    max_bytes: int = Field(default=2_097_152, ge=1_024, le=1_073_741_824)
+    max_chars: int = Field(default=12_000, ge=200, le=10_000_000)
+    max_links: int = Field(default=20, ge=0, le=1_000)
+    user_agent: str = "tooldeck/0.1 (LangChain agent toolkit)"
+    serper_api_key: SecretStr | None = None
+    serpapi_api_key: SecretStr | None = None
+    duckduckgo_region: str = "wt-wt"
+    duckduckgo_min_interval_s: float = Field(default=1.0, ge=0, le=60)
+    wikipedia_lang: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[a-z]+)?$")
+    youtube_transcripts: bool = False
+    summarize_max_chars: int = Field(default=2_000_000, ge=1_000, le=100_000_000)
+
+
 class Config(_Strict):
     """The whole tooldeck configuration."""
 
@@ -173,6 +192,7 @@ class Config(_Strict):
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     rag: RagConfig = Field(default_factory=RagConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
 
 def _default_data_dir() -> Path:

@@ -1,10 +1,19 @@
-"""The built-in plugin: registers tooldeck's own tools through the same hook as any plugin."""
+"""The built-in plugin: registers tooldeck's own tools through the same hook as any plugin.
+
+The calculator and one retriever per index come first; then each module of
+:data:`TOOL_MODULES` registers its tools with its ``register_into(register, config)``.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from tooldeck.plugins import Register, hookimpl
 
-__all__ = ["register_tools"]
+__all__ = ["TOOL_MODULES", "register_tools"]
+
+# Modules under tooldeck.tools.builtin with a register_into(register, config), in listing order.
+TOOL_MODULES = ("search", "web_fetch", "summarize", "wikipedia", "youtube")
 
 
 @hookimpl
@@ -19,3 +28,6 @@ def register_tools(register: Register) -> None:
 
         for tool in retriever_tools(config):
             register(tool)
+    for name in TOOL_MODULES:
+        module = importlib.import_module(f"tooldeck.tools.builtin.{name}")
+        module.register_into(register, config)
