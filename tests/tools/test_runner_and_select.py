@@ -1,13 +1,25 @@
-"""The guarded tool runner and BM25 tool preselection."""
+"""The guarded tool runner, CPU-bound work in a worker process, and BM25 tool preselection."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import itertools
+import os
+import pickle
+import threading
 import time
+from fractions import Fraction
 from typing import Any
 
+import pytest
+from langchain_core.tools import ToolException, tool
+
 from tests.helpers import boom, echo, search, sleepy
+from tooldeck.errors import ToolExecutionError, ToolTimeoutError
 from tooldeck.tools.builtin.calculator import calculator
-from tooldeck.tools.runner import arun_tool, run_tool
+from tooldeck.tools.isolate import _PlainUnpickler, run_in_subprocess
+from tooldeck.tools.runner import Observation, arun_tool, failure_observation, run_tool
 from tooldeck.tools.select import preselect_tools, rank_tools
 
 
@@ -33,6 +45,14 @@ async def test_async_runner() -> None:
     assert (await arun_tool(boom, {"text": "b"}, timeout_s=5)).error
 
 
+async def test_sync_tools_do_not_hold_the_event_loops_executor() -> None:
+    slow = await arun_tool(sleepy, {"seconds": 30}, timeout_s=0.2)
+    assert slow.error
+    start = time.monotonic()
+    await asyncio.get_running_loop().shutdown_default_executor()  # waited 30 s for sleepy
+    assert time.monotonic() - start < 5
+
+
 def test_ranking_prefers_matching_descriptions() -> None:
     tools: list[Any] = [echo, boom, sleepy, search, calculator]
     assert rank_tools("What is 17 * 23?", tools)[0][0] is calculator
@@ -46,3 +66,117 @@ def test_min_score_drops_unrelated_tools() -> None:
     assert preselect_tools("Who wrote Hamlet?", [calculator], 3, min_score=0.0) == []
     assert preselect_tools("What is 4 + 4?", [calculator], 3, min_score=0.0) == [calculator]
     assert preselect_tools("Who wrote Hamlet?", [calculator], 3) == [calculator]
+
+
+# --- CPU-bound work in a worker process (tooldeck.tools.isolate) -----------------------------
+# The functions a worker runs are module-level here, so the worker can import them by name.
+
+
+def _grind(rounds: int) -> str:
+    """Deliberately CPU-bound: each big-int power is one C call that holds the GIL ~25 s."""
+    total = 0
+    for k in range(rounds):
+        total += pow(7, 10**7 + k)
+    return str(total.bit_length())
+
+
+def _square(n: int) -> int:
+    return n * n
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _refuse(text: str) -> str:
+    raise ToolException(text)
+
+
+def _fail(text: str) -> str:
+    raise ValueError(text)
+
+
+def _not_plain() -> Fraction:
+    return Fraction(1, 3)
+
+
+@tool
+def grinder(rounds: int) -> str:
+    """Grind big numbers for a number of rounds.
+
+    Args:
+        rounds: how many rounds
+    """
+    return run_in_subprocess(_grind, rounds, timeout_s=1.0)
+
+
+def _heartbeat() -> tuple[list[float], threading.Event]:
+    beats: list[float] = []
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(0.005):
+            beats.append(time.monotonic())
+
+    threading.Thread(target=beat, daemon=True).start()
+    return beats, stop
+
+
+def _longest_gap(beats: list[float], start: float, end: float) -> float:
+    points = [start, *[b for b in beats if start < b < end], end]
+    return max(b - a for a, b in itertools.pairwise(points))
+
+
+def test_a_gil_holding_call_on_a_thread_freezes_the_heartbeat() -> None:
+    """Why the helper exists: the runner's thread cannot stop this, nor can anything run."""
+    beats, stop = _heartbeat()
+    time.sleep(0.05)
+    start = time.monotonic()
+    pow(7, 10**6)  # one C call, a fraction of a second
+    end = time.monotonic()
+    stop.set()
+    assert end - start > 0.05
+    assert _longest_gap(beats, start, end) > 0.9 * (end - start)  # not one beat meanwhile
+
+
+def test_cpu_bound_tool_in_a_worker_times_out_at_its_bound_while_threads_run() -> None:
+    assert run_in_subprocess(_square, 3, timeout_s=60) == 9  # a worker with this module loaded
+    beats, stop = _heartbeat()
+    start = time.monotonic()
+    obs = run_tool(grinder, {"rounds": 3}, timeout_s=30)
+    end = time.monotonic()
+    stop.set()
+    assert obs.error and obs.text == (
+        "Error: grinder timed out: the computation ran past 1 s and was stopped; try other input"
+    )
+    assert 1.0 <= end - start < 3.0
+    assert _longest_gap(beats, start, end) < 0.5  # a frozen process would show a 1 s gap
+    assert len([b for b in beats if start < b < end]) > 30
+    assert run_in_subprocess(_square, 12, timeout_s=60) == 144  # a fresh worker took over
+
+
+def test_worker_results_and_errors() -> None:
+    assert run_in_subprocess(_pid, timeout_s=60) != os.getpid()
+    assert run_in_subprocess(_square, 2**70, timeout_s=60) == 2**140
+    with pytest.raises(ToolException, match="^no such city$"):
+        run_in_subprocess(_refuse, "no such city", timeout_s=60)
+    with pytest.raises(ToolExecutionError, match="^ValueError: bad$"):
+        run_in_subprocess(_fail, "bad", timeout_s=60)
+    with pytest.raises(ToolExecutionError, match="other than plain data"):
+        run_in_subprocess(_not_plain, timeout_s=60)
+    with pytest.raises(ToolExecutionError, match="pass a module-level function"):
+        run_in_subprocess(lambda: 1, timeout_s=60)
+
+
+def test_plain_unpickler_refuses_objects() -> None:
+    plain = {"a": [1, 2.5, "x", b"y", None, True, (3,), {4}, frozenset({5})]}
+    assert _PlainUnpickler(io.BytesIO(pickle.dumps(plain, protocol=5))).load() == plain
+    with pytest.raises(pickle.UnpicklingError, match=r"refused \w+\.system"):
+        _PlainUnpickler(io.BytesIO(pickle.dumps(os.system))).load()
+
+
+def test_tool_errors_become_observations() -> None:
+    timed_out = failure_observation("t", ToolTimeoutError("it ran past 2 s"))
+    assert timed_out == Observation("Error: t timed out: it ran past 2 s; try other input", True)
+    failed = failure_observation("t", ToolExecutionError("ValueError: bad"))
+    assert failed == Observation("Error: t failed: ValueError: bad", True)

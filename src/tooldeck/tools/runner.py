@@ -2,7 +2,9 @@
 
 A tool that raises, rejects its input, or runs past its timeout never crashes the loop: the
 model gets an observation that says what went wrong. Sync tools run on a daemon thread so a
-tool that hangs cannot block the process from exiting.
+tool that hangs cannot block the process from exiting. A thread cannot be stopped, though, and
+C-level work holds the GIL: a CPU-bound tool must bound its input or do the heavy part through
+:func:`tooldeck.tools.isolate.run_in_subprocess`, whose timeout kills the work.
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ def failure_observation(
 
     Args:
         tool_name: The tool that was called.
-        exc: What it raised; invalid-input and ``ToolException`` errors get their own text.
+        exc: What it raised; invalid-input, ``ToolException`` and ``ToolExecutionError`` (such
+            as a :func:`~tooldeck.tools.isolate.run_in_subprocess` timeout) get their own text.
         arg_names: The tool's argument names, listed after an invalid-input error.
 
     Returns:
@@ -109,6 +112,8 @@ def failure_observation(
     """
     from langchain_core.tools import ToolException
     from pydantic import ValidationError
+
+    from tooldeck.errors import ToolExecutionError, ToolTimeoutError
 
     if isinstance(exc, ValidationError):
         fields = "; ".join(
@@ -120,6 +125,10 @@ def failure_observation(
         )
     if isinstance(exc, ToolException):
         return Observation(f"Error: {tool_name}: {exc}", True)
+    if isinstance(exc, ToolTimeoutError):
+        return Observation(f"Error: {tool_name} timed out: {exc}; try other input", True)
+    if isinstance(exc, ToolExecutionError):
+        return Observation(f"Error: {tool_name} failed: {exc}", True)
     return Observation(f"Error: {tool_name} failed: {type(exc).__name__}: {exc}", True)
 
 
@@ -158,10 +167,16 @@ def run_tool(
 
 
 def _is_native_async(tool: BaseTool) -> bool:
+    """Whether the tool has its own coroutine.
+
+    ``Tool`` and ``StructuredTool`` define ``_arun`` but, with no ``coroutine``, it runs the sync
+    function on the event loop's default executor, where a hung call would hold a slot of that
+    small pool and delay the loop's shutdown; those go to a daemon thread instead.
+    """
     from langchain_core.tools import BaseTool
 
-    if getattr(tool, "coroutine", None) is not None:
-        return True
+    if hasattr(tool, "coroutine"):
+        return tool.coroutine is not None
     return type(tool)._arun is not BaseTool._arun and inspect.iscoroutinefunction(tool._arun)
 
 
