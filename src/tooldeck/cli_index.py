@@ -87,7 +87,9 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
         if bar is not None:
             bar.close()
         index.close()
-    print(f"index {args.name}: {stats.files_added} added, {stats.files_updated} updated, "
+    notes = (" (built anew)" if stats.rebuilt else "") + (
+        f" ({stats.repaired} vectors repaired after an interrupted run)" if stats.repaired else "")
+    print(f"index {args.name}{notes}: {stats.files_added} added, {stats.files_updated} updated, "
           f"{stats.files_unchanged} unchanged, {stats.files_removed} removed, "
           f"{len(stats.skipped)} skipped; {stats.chunks_embedded} chunks embedded, "
           f"{stats.chunks_total} in the index; {stats.seconds:.2f} s")

@@ -260,6 +260,41 @@ def test_a_store_without_vectors_is_no_index_and_a_plain_run_repairs_it(
     assert sqlite_ids == vector_ids == _expected_ids(corpus, config)
 
 
+def test_an_unreadable_build_is_built_anew_by_a_plain_run(
+    config: Any, built: HybridIndex, corpus: Path, capsys: Any, env: dict[str, str],
+) -> None:
+    built.close()
+    assert built.build is not None
+    (built.build / "index.sqlite").write_bytes(b"this is not sqlite" * 100)
+    for suffix in ("-wal", "-shm"):
+        (built.build / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    code, out, err = _cli(capsys, "index", "api", str(corpus))
+    assert code == 0 and "built anew" in out and "3 added" in out, err
+    assert "cannot be read" in err and "building it anew" in err
+    sqlite_ids, vector_ids = _stored_ids(config)
+    assert sqlite_ids == vector_ids == _expected_ids(corpus, config)
+
+
+def test_a_changed_embedding_model_is_not_rebuilt_silently(
+    config: Any, built: HybridIndex, corpus: Path,
+) -> None:
+    from tooldeck.errors import IndexCorruptedError
+
+    class Other(GatedEmbeddings):
+        pass
+
+    other = Other(built.embeddings)
+    other.model_id = "another-model"
+    other.gate.set()
+    index = HybridIndex("api", config.rag, config.data_dir, other)
+    try:
+        with pytest.raises(IndexCorruptedError, match="was built with embeddings"):
+            index.update([corpus], config.rag.index("api"))
+    finally:
+        index.close()
+    assert index_generation(config.data_dir, "api") == built.generation
+
+
 def test_an_index_from_before_builds_is_read_and_adopted(
     config: Any, built: HybridIndex, corpus: Path, capsys: Any, env: dict[str, str],
 ) -> None:

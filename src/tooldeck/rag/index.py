@@ -293,19 +293,20 @@ class HybridIndex:
         """Update the published build; ``None`` when there is none that can be read."""
         if self.build is None:
             return None
-        try:  # open both stores; after a crash, make them agree first
+        try:  # both stores open, and do their chunk counts agree?
             dirty = self.store.get_meta("dirty") == "1"
-            repaired = 0
-            if dirty or self.collection.count() != self.store.count():
-                repaired = writer.reconcile(self.store, self.collection, self._embed)
-        except Exception as exc:  # an unreadable build: Chroma raises many unrelated types
-            if isinstance(exc, ToolDeckError) and not isinstance(exc, IndexCorruptedError):
-                raise
-            if warn is not None:
-                warn(f"index {self.name!r} cannot be read ({type(exc).__name__}: {exc}); "
-                     "building it anew from the given paths")
+            repair = dirty or self.collection.count() != self.store.count()
+        except Exception as exc:
+            self._unreadable(exc, warn)
             return None
-        model_id = self._check_model()
+        model_id = self._check_model()  # a model change is the user's call: no rebuild here
+        repaired = 0
+        if repair:  # after a crash: Chroma is made to hold exactly SQLite's chunk ids
+            try:
+                repaired = writer.reconcile(self.store, self.collection, self._embed)
+            except Exception as exc:
+                self._unreadable(exc, warn)
+                return None
         plan = writer.plan_update(files, self.store.files(), config, self.rag, prune, warn)
         writer.refuse_empty(plan, self.store, self.name, paths)
         stats = writer.apply_plan(self.store, self.collection, self._embed, plan, progress)
@@ -317,6 +318,15 @@ class HybridIndex:
             lifecycle.publish(self.dir, build)  # a new generation: readers reopen
             self._open_published()
         return stats
+
+    def _unreadable(self, exc: Exception, warn: Callable[[str], None] | None) -> None:
+        """A published build that cannot be read is built anew (re-raise anything else)."""
+        if isinstance(exc, ToolDeckError) and not isinstance(exc, IndexCorruptedError):
+            raise exc
+        if warn is not None:
+            warn(f"index {self.name!r} cannot be read ({type(exc).__name__}: {exc}); "
+                 "building it anew from the given paths")
+        self._release()
 
     def _write_new_build(
         self, files: list[Path], paths: Sequence[str | Path], config: IndexConfig,
