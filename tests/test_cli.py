@@ -69,11 +69,6 @@ def test_model_flag_parsing() -> None:
         (["run", "--tools", "calculator,nope", "hi"], 2, "config key tools: unknown tool 'nope'"),
         (["run", "--agent", "tool-calling", "hi"], 2, "needs a model with native tool calling"),
         (
-            ["run", "--agent", "self-ask", "hi"],
-            2,
-            "agent.search_tool 'search' is not a registered tool",
-        ),
-        (
             ["run", "--model", "gguf:/nonexistent/model.gguf", "hi"],
             2,
             "model file /nonexistent/model.gguf not found",
@@ -96,6 +91,13 @@ def test_errors(args: list[str], code: int, message: str) -> None:
     out = cli(*args, env={"OPENAI_API_KEY": ""})
     assert out.returncode == code, out.stderr
     assert message in out.stderr
+    no_traceback(out)
+
+
+def test_self_ask_names_an_unknown_search_tool() -> None:
+    out = cli("run", "--agent", "self-ask", "hi", env={"TOOLDECK_AGENT__SEARCH_TOOL": "nope"})
+    assert out.returncode == 2, out.stderr
+    assert "agent.search_tool 'nope' is not a registered tool" in out.stderr
     no_traceback(out)
 
 

@@ -77,7 +77,7 @@ class AgentConfig(_Strict):
     tool_top_k: int = Field(default=3, ge=1, le=100)
     tool_min_score: float | None = None
     grammar: Literal["auto", "on", "off"] = "auto"
-    search_tool: str = "search"
+    search_tool: str = "duckduckgo"
     max_observation_chars: int = Field(default=4000, ge=100)
 
 
