@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -77,39 +74,37 @@ def test_run_endpoint_uses_the_agent(app_config: Any, monkeypatch: Any) -> None:
     assert out["answer"] == "391"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _dump_dom(url: str, profile: Path) -> str:
+    return subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}",
+         "--virtual-time-budget=15000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120, check=False,
+    ).stdout
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
 def test_web_page_in_headless_chromium(app_config: Any, tmp_path: Path) -> None:
-    import uvicorn
+    from tests.security.test_server_net import running_server
 
-    from tooldeck.server.app import create_app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app_config, use_llm=False),
-                                           host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    try:
+    with running_server(app_config) as port:  # as `tooldeck serve` runs it: guard and limits
         url = f"http://127.0.0.1:{port}/?q=how+do+I+create+a+new+session"
-        dom = subprocess.run(
-            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-             "--virtual-time-budget=15000", "--dump-dom", url],
-            capture_output=True, text=True, timeout=120, check=False,
-        ).stdout
-    finally:
-        server.should_exit = True
-        thread.join(10)
+        dom = _dump_dom(url, tmp_path / "profile")
     assert '<option value="api">api</option>' in dom
     assert '<p id="status" role="status" class="">sources: ' in dom
     assert "<td>POST /session</td>" in dom and "Endpoint: POST /session" in dom
+    assert '<form id="token-form" hidden="">' in dom  # no token on this server: no field
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed")
+def test_token_page_and_docs_in_headless_chromium(app_config: Any, tmp_path: Path) -> None:
+    from tests.security.test_server_net import running_server
+
+    app_config.server.token = "a-long-enough-test-token"
+    with running_server(app_config) as port:
+        page = _dump_dom(f"http://127.0.0.1:{port}/", tmp_path / "profile")
+        docs = _dump_dom(f"http://127.0.0.1:{port}/docs", tmp_path / "profile")
+    assert '<form id="token-form">' in page  # asks for the token, lists no index
+    assert "error: this server needs its token" in page and "<option" not in page
+    assert '<code>/v1/run</code>' in docs and "Run the agent on a question" in docs

@@ -138,6 +138,10 @@ def test_token_is_required_when_set(app_config: Any, monkeypatch: Any) -> None:
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
         assert client.request(method, path, json=body, headers=auth).status_code == 200
     assert client.post("/nope", headers={}).status_code == 401  # unknown paths too
+    app_config.server.token = "jeton-secret-\u00e9t\u00e9-" + "y" * 8  # not ASCII
+    utf8 = _client(app_config)
+    header = ("Bearer " + app_config.server.token.get_secret_value()).encode()  # UTF-8 bytes
+    assert utf8.get("/healthz", headers={"authorization": header}).json()["indexes"]
     # the page, its files, the docs and the schema are public; /healthz lists nothing
     for path in ("/", "/static/app.js", "/docs", "/openapi.json"):
         assert client.get(path).status_code == 200, path

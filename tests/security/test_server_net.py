@@ -138,7 +138,7 @@ def test_idle_and_kept_alive_connections_are_closed(fast_config: Any) -> None:
             first = sock.recv(65536)
             assert _status(first) == 200
             rest, took = _read_all(sock)  # kept alive, then closed after keep_alive_s
-            assert rest == b"" and took < 1.5, took
+            assert rest == b"" and 0.2 < took < 0.9, took  # 0.3 s, not uvicorn's whole second
 
 
 def test_slow_body_is_cut_off(fast_config: Any) -> None:

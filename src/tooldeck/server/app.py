@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 from functools import partial
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
@@ -52,7 +52,7 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 QUEUE_TIMEOUT_S = 10.0
-_LOCAL_PROVIDERS = frozenset({"local", "gguf"})  # in-process llama.cpp: one call at a time
+_LOCAL_PROVIDERS = frozenset({"local", "gguf"})
 _STATIC_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "docs.html": "text/html; charset=utf-8",
@@ -121,17 +121,12 @@ class _Service:
         self.model = Lazy(partial(_chat_model, config))
         self.agent = Lazy(partial(_agent, config))
         self.pool = RunPool(server.max_concurrent_runs, queue_timeout_s, server.run_timeout_s)
+        # an in-process llama.cpp context serves one call at a time; remote models need no lock
         local = config.model.provider in _LOCAL_PROVIDERS
-        self._model_lock = threading.Lock() if local else None
-
-    @contextlib.contextmanager
-    def model_turn(self) -> Iterator[None]:
-        """Hold the model while it works, when it is one in-process llama.cpp context."""
-        if self._model_lock is None:
-            yield
-            return
-        with self._model_lock:
-            yield
+        self.model_turn: AbstractContextManager[Any] = (
+            threading.Lock() if local else contextlib.nullcontext()
+        )
+        self.token_required = bool(server.token and server.token.get_secret_value())
 
     def check_length(self, question: str) -> None:
         """413 for a question over ``max_question_chars``, before any work."""
@@ -155,7 +150,7 @@ class _Service:
             if not use_model:
                 return ask(idx, text, k, None, filters).to_dict()
             model = self.model.get()
-            with self.model_turn():
+            with self.model_turn:
                 return ask(idx, text, k, model, filters).to_dict()
 
     def best(self, body: Instruction, kind: str) -> dict[str, Any]:
@@ -168,7 +163,7 @@ class _Service:
     def run(self, question: str) -> dict[str, Any]:
         """Run the agent (it checks the question itself); blocking."""
         agent = self.agent.get()
-        with self.model_turn():
+        with self.model_turn:
             result: dict[str, Any] = agent.invoke(question)
         return result
 
@@ -176,8 +171,7 @@ class _Service:
         """Liveness; the index names only for a caller who passed the token check."""
         from tooldeck.rag.index import list_indexes
 
-        out: dict[str, Any] = {"status": "ok",
-                               "token_required": self.config.server.token is not None}
+        out: dict[str, Any] = {"status": "ok", "token_required": self.token_required}
         if authorized:
             out["indexes"] = list_indexes(self.config.data_dir)
             out["default_index"] = self.index_name

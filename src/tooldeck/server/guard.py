@@ -138,7 +138,8 @@ class Policy:
         scheme, _, given = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer":
             return False
-        return hmac.compare_digest(given.strip().encode(), self.token.encode())
+        # the header was decoded as latin-1, so this gives back the bytes the client sent
+        return hmac.compare_digest(given.strip().encode("latin-1"), self.token.encode())
 
 
 def _headers(scope: Scope) -> dict[str, str]:
