@@ -225,3 +225,23 @@ def test_model_failure_is_a_model_error(config: Any, registry: Any) -> None:
     agent2, _ = make(config, registry, [RuntimeError("stream broke")])
     with pytest.raises(ModelError, match="stream broke"):
         list(agent2.stream("hi"))
+
+
+def test_async_only_tool_on_the_sync_path(config: Any, registry: Any) -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    async def shout(text: str) -> str:
+        """Upper-case the text.
+
+        Args:
+            text: the text
+        """
+        return text.upper()
+
+    registry.register(shout, plugin="test")
+    agent, _ = make(
+        config, registry, [react("shout", "shout", '{"text": "hi"}'), final("HI")], tools=["shout"]
+    )
+    result = agent.invoke("shout hi")
+    assert result["steps"][0]["observation"] == "HI"

@@ -142,3 +142,40 @@ def test_unknown_tool_name_goes_back_to_the_model(config: Any, registry: Any) ->
     result = agent.invoke("weather?")
     assert result["answer"] == "no weather"
     assert "weather" in result["steps"][0]["observation"]
+
+
+def test_asyncio_run_returns_when_a_sync_tool_times_out(config: Any, registry: Any) -> None:
+    import asyncio
+    import time
+
+    agent, _ = make(
+        config, registry, [call("sleepy", {"seconds": 8}), AIMessage("done")], tool_timeout_s=0.2
+    )
+    start = time.monotonic()
+    result = asyncio.run(agent.ainvoke("sleep"))
+    assert "timed out after 0.2 s" in result["steps"][0]["observation"]
+    assert time.monotonic() - start < 5  # the loop's default executor would wait the 8 s out
+
+
+def test_async_only_tool_on_the_sync_and_async_paths(config: Any, registry: Any) -> None:
+    import asyncio
+
+    from langchain_core.tools import tool
+
+    @tool
+    async def shout(text: str) -> str:
+        """Upper-case the text.
+
+        Args:
+            text: the text
+        """
+        return text.upper()
+
+    registry.register(shout, plugin="test")
+    cfg = config.model_copy(update={"tools": ["shout"]})
+    cfg.agent = cfg.agent.model_copy(update={"type": "tool-calling"})
+    for run in ("invoke", "ainvoke"):
+        model = ScriptedChatModel(responses=[call("shout", {"text": "hi"}), AIMessage("HI")])
+        agent = build_agent(cfg, registry=registry, model=model)
+        result = agent.invoke("x") if run == "invoke" else asyncio.run(agent.ainvoke("x"))
+        assert result["steps"][0]["observation"] == "HI", run

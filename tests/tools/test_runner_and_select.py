@@ -180,3 +180,64 @@ def test_tool_errors_become_observations() -> None:
     assert timed_out == Observation("Error: t timed out: it ran past 2 s; try other input", True)
     failed = failure_observation("t", ToolExecutionError("ValueError: bad"))
     assert failed == Observation("Error: t failed: ValueError: bad", True)
+
+
+# --- async-only tools and the event loop's executor (issue 10, item 1) ------------------------
+
+
+@tool
+async def shout(text: str) -> str:
+    """Upper-case the text (a coroutine-only tool).
+
+    Args:
+        text: the text
+    """
+    await asyncio.sleep(0)
+    return text.upper()
+
+
+@tool
+async def nap(seconds: float) -> str:
+    """Sleep asynchronously, then answer (a coroutine-only tool).
+
+    Args:
+        seconds: how long to sleep
+    """
+    await asyncio.sleep(seconds)
+    return "rested"
+
+
+def test_async_only_tool_runs_on_the_sync_path() -> None:
+    with pytest.raises(NotImplementedError):
+        shout.invoke({"text": "a"})  # what LangChain does on its own
+    assert run_tool(shout, {"text": "a"}, timeout_s=5) == Observation("A")
+    start = time.monotonic()
+    slow = run_tool(nap, {"seconds": 30}, timeout_s=0.2)
+    assert slow.error and "timed out after 0.2 s" in slow.text
+    assert time.monotonic() - start < 5
+
+
+def test_registered_async_only_tool_has_a_sync_path() -> None:
+    from tooldeck.tools.registry import ToolRegistry
+
+    registry = ToolRegistry()
+    registry.register(shout, plugin="p")
+    registered = registry.get("shout").tool
+    assert registered.invoke({"text": "b"}) == "B"  # e.g. the tool-calling agent's sync path
+    assert run_tool(registered, {"text": "c"}, timeout_s=5).text == "C"
+    assert shout.func is None  # the plugin's own object is left alone
+    slow = run_tool(registry.get("shout").tool, {"text": "d"}, timeout_s=5)
+    assert not slow.error
+
+
+async def test_async_only_tool_on_the_sync_path_inside_a_running_loop() -> None:
+    from tooldeck.tools.runner import with_sync_path
+
+    assert with_sync_path(shout).invoke({"text": "e"}) == "E"  # private loop on a worker
+
+
+def test_asyncio_run_returns_when_a_sync_tool_times_out() -> None:
+    start = time.monotonic()
+    slow = asyncio.run(arun_tool(sleepy, {"seconds": 8}, timeout_s=0.2))
+    assert slow.error and "timed out" in slow.text
+    assert time.monotonic() - start < 5  # the default executor would hold asyncio.run for 8 s

@@ -27,6 +27,7 @@ from langchain.agents.middleware import (
     hook_config,
 )
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool
 
 from tooldeck.agents.core import (
     AgentResult,
@@ -43,6 +44,7 @@ from tooldeck.tools.runner import (
     Observation,
     daemon_call,
     failure_observation,
+    is_native_async,
     timeout_observation,
 )
 from tooldeck.tools.select import preselect_tools
@@ -50,7 +52,6 @@ from tooldeck.tools.select import preselect_tools
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import RunnableConfig
-    from langchain_core.tools import BaseTool
     from langgraph.runtime import Runtime
 
 __all__ = ["GuardMiddleware", "ToolCallingAgent", "is_transient"]
@@ -188,13 +189,41 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
     async def awrap_tool_call(
         self, request: ToolCallRequest, handler: Callable[..., Awaitable[Any]]
     ) -> Any:
-        """Async :meth:`wrap_tool_call`."""
+        """Async :meth:`wrap_tool_call`; sync tools run on a daemon thread, not the loop's pool."""
         try:
-            return await asyncio.wait_for(handler(request), self.limits.tool_timeout_s)
+            return await asyncio.wait_for(handler(_off_loop(request)), self.limits.tool_timeout_s)
         except TimeoutError:
             return self._timed_out(request)
         except Exception as exc:
             return self._failed(request, exc)
+
+
+class _OffLoop(BaseTool):
+    """A sync tool as the async tool node sees it: ``ainvoke`` runs ``invoke`` on a daemon thread.
+
+    LangChain would run it on the event loop's default executor, where a call that hangs past
+    its timeout keeps ``asyncio.run`` (and a server's shutdown) from returning.
+    """
+
+    inner: BaseTool
+
+    def _run(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - ainvoke is used
+        return self.inner.invoke(*args, **kwargs)
+
+    async def ainvoke(
+        self, input: str | dict[str, Any] | Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        """Run the wrapped tool's sync call on a daemon thread and await it."""
+        future = daemon_call(lambda: self.inner.invoke(input, config, **kwargs))
+        return await asyncio.wrap_future(future)
+
+
+def _off_loop(request: ToolCallRequest) -> ToolCallRequest:
+    tool = request.tool
+    if tool is None or is_native_async(tool):
+        return request
+    twin = _OffLoop(name=tool.name, description=tool.description, inner=tool)
+    return request.override(tool=twin)
 
 
 class _StepCollector:

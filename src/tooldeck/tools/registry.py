@@ -80,6 +80,8 @@ class ToolRegistry:
         from langchain_core.tools import BaseTool
         from langchain_core.tools import tool as make_tool
 
+        from tooldeck.tools.runner import with_sync_path
+
         if not isinstance(tool, BaseTool):
             if not callable(tool) or not inspect.getdoc(tool):
                 msg = (
@@ -87,6 +89,7 @@ class ToolRegistry:
                 )
                 raise PluginError(msg)
             tool = make_tool(tool)
+        tool = with_sync_path(tool)
         if not _NAME.match(tool.name):
             msg = f"plugin {plugin!r}: tool name {tool.name!r} must match {_NAME.pattern}"
             raise PluginError(msg)

@@ -2,8 +2,11 @@
 
 A tool that raises, rejects its input, or runs past its timeout never crashes the loop: the
 model gets an observation that says what went wrong. Sync tools run on a daemon thread so a
-tool that hangs cannot block the process from exiting. A thread cannot be stopped, though, and
-C-level work holds the GIL: a CPU-bound tool must bound its input or do the heavy part through
+tool that hangs cannot block the process from exiting, on the sync path and the async path alike
+(never on the event loop's default executor, which ``asyncio.run`` waits for). An async-only tool
+(a ``@tool`` coroutine) runs on a private event loop in a worker thread on the sync path, where
+its timeout cancels it. A thread cannot be stopped, though, and C-level work holds the GIL: a
+CPU-bound tool must bound its input or do the heavy part through
 :func:`tooldeck.tools.isolate.run_in_subprocess`, whose timeout kills the work.
 """
 
@@ -11,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import inspect
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +31,15 @@ __all__ = [
     "arun_tool",
     "daemon_call",
     "failure_observation",
+    "is_native_async",
+    "run_coroutine_sync",
     "run_tool",
     "timeout_observation",
+    "with_sync_path",
 ]
+
+# Marks the sync function that with_sync_path gives an async-only tool.
+_SHIM_MARK = "_tooldeck_runs_coroutine"
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,60 @@ _POOL = _DaemonPool()
 def daemon_call(fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
     """Run ``fn`` on a daemon worker thread (a hung call cannot block exit); return its future."""
     return _POOL.submit(fn)
+
+
+def run_coroutine_sync(factory: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a coroutine to completion from sync code, on a private event loop.
+
+    Args:
+        factory: Makes the awaitable (called on the thread that runs it).
+
+    Returns:
+        What it returned. In a thread that already runs an event loop, the private loop runs
+        on a daemon worker thread and this call blocks until it is done.
+    """
+
+    async def main() -> Any:
+        return await factory()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    return daemon_call(lambda: asyncio.run(main())).result()
+
+
+def _is_async_only(tool: BaseTool) -> bool:
+    """A ``@tool`` made from a coroutine alone (or given only :func:`with_sync_path`'s shim)."""
+    func = getattr(tool, "func", ...)
+    return getattr(tool, "coroutine", None) is not None and (
+        func is None or bool(getattr(func, _SHIM_MARK, False))
+    )
+
+
+def with_sync_path(tool: BaseTool) -> BaseTool:
+    """Give an async-only ``@tool`` a sync path: its coroutine on a private event loop.
+
+    LangChain's ``invoke`` of a tool made from a coroutine alone raises ``NotImplementedError``;
+    the registry passes every tool through here so ``tools run``, ``run``, ``chat`` and the
+    tool-calling agent's sync path can call it. Other tools come back unchanged.
+
+    Args:
+        tool: Any tool.
+
+    Returns:
+        The tool, or a copy of it whose ``func`` runs its coroutine.
+    """
+    if not _is_async_only(tool) or getattr(tool, "func", None) is not None:
+        return tool
+    coroutine: Callable[..., Awaitable[Any]] = tool.coroutine  # type: ignore[attr-defined]
+
+    @functools.wraps(coroutine)  # same signature: LangChain passes it config/callbacks alike
+    def on_private_loop(*args: Any, **kwargs: Any) -> Any:
+        return run_coroutine_sync(lambda: coroutine(*args, **kwargs))
+
+    setattr(on_private_loop, _SHIM_MARK, True)
+    return tool.model_copy(update={"func": on_private_loop})
 
 
 def _clip(text: str, limit: int) -> str:
@@ -157,7 +221,15 @@ def run_tool(
     Returns:
         The observation.
     """
-    future = daemon_call(lambda: tool.invoke(tool_input, config=config))
+    if _is_async_only(tool):
+        # The private loop's own timeout cancels the coroutine; the outer one is the backstop.
+        future = daemon_call(
+            lambda: run_coroutine_sync(
+                lambda: asyncio.wait_for(tool.ainvoke(tool_input, config=config), timeout_s)
+            )
+        )
+    else:
+        future = daemon_call(lambda: tool.invoke(tool_input, config=config))
     try:
         return Observation(_clip(_as_text(future.result(timeout=timeout_s)), max_chars))
     except concurrent.futures.TimeoutError:
@@ -166,12 +238,12 @@ def run_tool(
         return failure_observation(tool.name, exc, list(tool.args))
 
 
-def _is_native_async(tool: BaseTool) -> bool:
+def is_native_async(tool: BaseTool) -> bool:
     """Whether the tool has its own coroutine.
 
     ``Tool`` and ``StructuredTool`` define ``_arun`` but, with no ``coroutine``, it runs the sync
     function on the event loop's default executor, where a hung call would hold a slot of that
-    small pool and delay the loop's shutdown; those go to a daemon thread instead.
+    small pool and keep ``asyncio.run`` from returning; those go to a daemon thread instead.
     """
     from langchain_core.tools import BaseTool
 
@@ -190,7 +262,7 @@ async def arun_tool(
 ) -> Observation:
     """Async twin of :func:`run_tool`; native async tools are awaited, sync ones threaded."""
     try:
-        if _is_native_async(tool):
+        if is_native_async(tool):
             value = await asyncio.wait_for(tool.ainvoke(tool_input, config=config), timeout_s)
         else:
             future = daemon_call(lambda: tool.invoke(tool_input, config=config))
