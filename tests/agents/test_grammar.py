@@ -1,14 +1,25 @@
-"""Grammars built from tool schemas: shape, and acceptance by llama.cpp."""
+"""Grammars built from tool schemas: shape, what they accept and refuse, and llama.cpp obeying.
+
+Acceptance is checked with the ``llguidance`` package, the engine llama.cpp runs the grammars
+with, over a byte tokenizer (every string is spelled byte by byte).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from langchain_core.tools import tool
+from pydantic import Field
 
 from tests.helpers import echo, search
-from tooldeck.agents.grammar import react_grammar, self_ask_grammar, tool_args_schema
+from tooldeck.agents.grammar import (
+    STRING_CAP,
+    json_value_rule,
+    react_grammar,
+    self_ask_grammar,
+    tool_args_schema,
+)
 from tooldeck.agents.react import ParsedAction, ParsedFinal, parse_react
 from tooldeck.tools.builtin.calculator import calculator
 
@@ -26,25 +37,152 @@ def rich_args(city: str, days: int, units: str = "metric", detailed: bool = Fals
     return city
 
 
+@tool
+def fetch_page(
+    url: str,
+    mode: Literal["text", "links"] = "text",
+    tags: list[str] | None = None,
+    limit: Annotated[int, Field(ge=1, le=10)] = 3,
+    ratio: float = 0.5,
+    note: Annotated[str, Field(max_length=5)] = "",
+) -> str:
+    """Fetch a page (a schema with optional args, an enum, an array, bounds).
+
+    Args:
+        url: the address
+        mode: what to return
+        tags: labels
+        limit: how many
+        ratio: a fraction
+        note: a short note
+    """
+    return url
+
+
+@tool("my_tool")
+def my_tool_underscore(text: str) -> str:
+    """Takes text.
+
+    Args:
+        text: the text
+    """
+    return text
+
+
+@tool("my-tool")
+def my_tool_dash(count: int) -> str:
+    """Takes a count.
+
+    Args:
+        count: the count
+    """
+    return str(count)
+
+
+def _matcher(grammar: str) -> Any:
+    llguidance = pytest.importorskip("llguidance")
+    matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), grammar)
+    assert not matcher.is_error(), matcher.get_error()
+    return matcher
+
+
+def accepts(grammar: str, text: str) -> bool:
+    """Whether ``text`` is a complete sentence of ``grammar``."""
+    llguidance = pytest.importorskip("llguidance")
+    matcher = _matcher(grammar)
+    tokens = llguidance.LLTokenizer("byte").tokenize_str(text)
+    if matcher.validate_tokens(tokens) < len(tokens):
+        return False
+    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
+
+
+def act(tool_name: str, arguments: str) -> str:
+    return f"Thought: I need it\nAction: {tool_name}\nAction Input: {arguments}"
+
+
 def test_react_grammar_shape() -> None:
     text = react_grammar([calculator, echo])
-    assert text.startswith('root ::= "Thought: " line "\\n" step')
-    assert (
-        '"Action: calculator\\nAction Input: "' in text
-        and '"Action: echo\\nAction Input: "' in text
-    )
-    assert "final ::=" in text
-    assert "[0-9(-] [0-9 .,+*/()^%×÷xeE-]{0,299}" in text
+    assert text.startswith('%llguidance {}\nstart: "Thought: " LINE "\\n" step\n')
+    assert '"Action: calculator\\nAction Input: "' in text
+    assert '"Action: echo\\nAction Input: "' in text
+    assert "step: act_0 | act_1 | final" in text
     only_final = react_grammar([])
-    assert "step ::= final" in only_final and "Action" not in only_final
+    assert "step: final" in only_final and "Action" not in only_final
+    assert "step: act_0\n" in react_grammar([echo], allow_final=False)
 
 
-def test_schema_types_become_rules() -> None:
-    text = react_grammar([rich_args])
-    line = next(r for r in text.splitlines() if r.startswith("args-rich-args ::="))
-    assert '"\\"city\\""' in line and "jstr" in line and "jint" in line
-    assert "units" not in line  # optional arguments are left out
+def test_steps_accepted_and_refused() -> None:
+    grammar = react_grammar([calculator, echo])
+    assert accepts(grammar, act("calculator", '{"expression": "17 * 23"}'))
+    assert accepts(grammar, act("echo", '{"text": "hi"}'))
+    assert accepts(grammar, "Thought: easy\nFinal Answer: 42")
+    assert not accepts(grammar, act("search", '{"query": "x"}'))  # not offered
+    assert not accepts(grammar, act("calculator", '{"expression": "import os"}'))  # pattern
+    assert not accepts(grammar, act("echo", '{"text": "hi", "extra": 1}'))
+    assert not accepts(grammar, act("echo", '{ "text":"hi"}'))  # compact JSON only
+    assert not accepts(react_grammar([]), act("echo", '{"text": "hi"}'))
+
+
+def test_optional_arguments_can_be_passed_or_left_out() -> None:
+    grammar = react_grammar([rich_args])
+    assert accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3}'))
+    assert accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3, "units": "imperial"}'))
+    assert accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3, "detailed": true}'))
+    assert not accepts(grammar, act("rich_args", '{"city": "Oslo"}'))  # days is required
+    assert not accepts(grammar, act("rich_args", '{"city": "Oslo", "days": "3"}'))
+    assert not accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3.5}'))
     assert tool_args_schema(rich_args)["required"] == ["city", "days"]
+
+
+def test_long_and_empty_strings_follow_the_schema() -> None:
+    grammar = react_grammar([fetch_page, search])
+    long_url = "https://example.org/" + "a" * 1500
+    assert accepts(grammar, act("fetch_page", f'{{"url": "{long_url}"}}'))
+    too_long = "x" * (STRING_CAP + 1)
+    assert not accepts(grammar, act("fetch_page", f'{{"url": "{too_long}"}}'))  # the cap
+    assert accepts(grammar, act("fetch_page", '{"url": ""}'))  # no minLength: empty is fine
+    assert accepts(grammar, act("fetch_page", '{"url": "u", "note": "abcde"}'))
+    assert not accepts(grammar, act("fetch_page", '{"url": "u", "note": "abcdef"}'))  # maxLength
+    query = "what is " + "very " * 60 + "long"
+    assert accepts(grammar, act("search", f'{{"query": "{query}"}}'))  # was cut at 120
+    assert accepts(grammar, act("fetch_page", '{"url": "a \\"quoted\\" café path"}'))
+
+
+def test_enums_arrays_and_numbers() -> None:
+    grammar = react_grammar([fetch_page])
+    ok = '{"url": "u", "mode": "links", "tags": ["a", "b"], "limit": 10, "ratio": 0.25}'
+    assert accepts(grammar, act("fetch_page", ok))
+    assert accepts(grammar, act("fetch_page", '{"url": "u", "tags": null}'))
+    assert accepts(grammar, act("fetch_page", '{"url": "u", "tags": []}'))
+    assert not accepts(grammar, act("fetch_page", '{"url": "u", "mode": "html"}'))  # enum
+    assert not accepts(grammar, act("fetch_page", '{"url": "u", "limit": 11}'))  # le=10
+    assert not accepts(grammar, act("fetch_page", '{"url": "u", "tags": [1]}'))
+    assert not accepts(grammar, act("fetch_page", '{"url": "u", "ratio": "half"}'))
+
+
+def test_tool_names_that_slug_alike_are_both_callable() -> None:
+    grammar = react_grammar([my_tool_underscore, my_tool_dash])
+    assert accepts(grammar, act("my_tool", '{"text": "a"}'))
+    assert accepts(grammar, act("my-tool", '{"count": 2}'))
+    assert not accepts(grammar, act("my-tool", '{"text": "a"}'))  # each keeps its own schema
+    assert not accepts(grammar, act("my_tool", '{"count": 2}'))
+
+
+def test_json_value_and_self_ask_grammars() -> None:
+    grammar = json_value_rule({"type": "object", "properties": {"a": {"type": "integer"}}})
+    assert accepts(grammar, '{"a": 1}') and accepts(grammar, "{}")
+    assert not accepts(grammar, '{"b": 1}')
+    assert accepts(self_ask_grammar(), "Follow up: Who is X?")
+    assert accepts(self_ask_grammar(), "So the final answer is: Paris")
+    assert not accepts(self_ask_grammar(), "Paris")
+
+
+def test_unknown_formats_and_keywords_do_not_break_the_grammar() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"when": {"type": "string", "format": "no-such-format", "not": {}}},
+    }
+    assert accepts(json_value_rule(schema), '{"when": "soon"}')
 
 
 @pytest.mark.integration
@@ -62,3 +200,21 @@ def test_llamacpp_accepts_and_obeys_the_grammar(tools: list[Any], tmp_path: Any)
             assert parsed.tool in {t.name for t in tools} and isinstance(parsed.tool_input, dict)
     text = chat.invoke("Who is the president?", grammar=self_ask_grammar()).content
     assert text.startswith(("Follow up: ", "So the final answer is: "))
+
+
+@pytest.mark.integration
+def test_llamacpp_writes_an_optional_argument(tmp_path: Any) -> None:
+    """The embedded model, held to the grammar, can pass an optional argument (it could not)."""
+    from tooldeck.config import ModelConfig
+    from tooldeck.models import get_chat_model
+
+    chat = get_chat_model(ModelConfig(max_tokens=200), tmp_path)
+    prompt = (
+        "Call the tool rich_args for Oslo, 3 days, in imperial units. Reply exactly like:\n"
+        'Thought: ...\nAction: rich_args\nAction Input: {"city": "...", "days": 3, '
+        '"units": "imperial"}'
+    )
+    text = chat.invoke(prompt, grammar=react_grammar([rich_args], allow_final=False)).content
+    parsed = parse_react(text)
+    assert isinstance(parsed, ParsedAction) and parsed.tool == "rich_args", text
+    assert set(parsed.tool_input) >= {"city", "days", "units"}, text

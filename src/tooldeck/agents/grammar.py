@@ -1,57 +1,102 @@
-"""GBNF grammars that make a small local model emit only well-formed agent steps.
+"""Grammars that make a small local model emit only well-formed agent steps.
 
-The ReAct grammar enumerates the offered tool names and, for each, the JSON arguments its
-schema allows (required properties, in order, with typed values), or a final answer.
-Lines are bounded so a model cannot ramble past the token budget.
+The grammars are written for llama.cpp's llguidance engine (Lark syntax under a
+``%llguidance`` header), which the embedded backend (xllamacpp) is built with: it is the engine
+llama.cpp itself uses for JSON schemas. The ReAct grammar enumerates the offered tool names
+and, for each, inlines the JSON schema of its arguments with ``%json``, so optional
+properties, enums, arrays, integers, numbers, booleans, patterns and string lengths are all
+honoured, or the step is a final answer.
+
+Before it is inlined, a schema is tightened (:func:`grammar_schema`): a string with no
+``maxLength`` is capped at :data:`STRING_CAP` characters, an array with no ``maxItems`` at
+:data:`ARRAY_CAP` items, an object lists no properties beyond its own, formats llguidance does
+not know are dropped, and the JSON is compact (``", "`` and ``": "`` separators) so a model
+cannot pad it with whitespace. Rule names are positional (``act_3``, ``args_3``), so two tools
+whose names differ only in punctuation (``my_tool``, ``my-tool``) never share a rule.
+
+llama.cpp ignores a grammar it cannot compile and decodes freely, so every built-in tool's
+grammar is checked by the tests with the ``llguidance`` package (the same engine).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-# Longest step the grammar admits is well under this many tokens, so a grammar-constrained
-# call with this budget always ends inside the grammar (never cut off mid-step).
+# A step is cut at this many tokens; a Thought line is at most 160 characters, and a cut step
+# (an argument near STRING_CAP) is parsed as malformed and reported back to the model.
 GRAMMAR_MAX_TOKENS = 1024
 
+# Longest string argument when the tool's schema sets no maxLength (long URLs and queries fit).
+STRING_CAP = 2000
+
+# Most items in an array argument when the tool's schema sets no maxItems.
+ARRAY_CAP = 30
+
 __all__ = [
+    "ARRAY_CAP",
     "GRAMMAR_MAX_TOKENS",
+    "STRING_CAP",
+    "grammar_schema",
     "json_value_rule",
     "react_grammar",
     "self_ask_grammar",
     "tool_args_schema",
 ]
 
-_COMMON = r"""
-ws ::= [ ]?
-line ::= [^\n]{1,160}
-jstr ::= "\"" jchar{1,120} "\""
-jchar ::= [^"\\\n\x00-\x1f] | "\\" ["\\/bfnrt]
-jint ::= "-"? ([0-9] | [1-9] [0-9]{1,15})
-jnum ::= jint ("." [0-9]{1,12})? ([eE] [-+]? [0-9]{1,3})?
-jbool ::= "true" | "false"
-jnull ::= "null"
-jval ::= jstr | jnum | jbool | jnull | jarr | jobj
-jarr ::= "[" ws (jval (ws "," ws jval){0,30})? ws "]"
-jobj ::= "{" ws (jstr ws ":" ws jval (ws "," ws jstr ws ":" ws jval){0,30})? ws "}"
-"""
+_HEADER = "%llguidance {}"
+_LINE = r"LINE: /[^\n]{1,160}/"
+_COMPACT = {
+    "whitespace_flexible": False,
+    "key_separator": ": ",
+    "item_separator": ", ",
+    "lenient": True,  # a keyword llguidance lacks is ignored, not a grammar error
+}
+# Formats llguidance's JSON compiler knows; any other one is dropped (free text).
+_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid", "uri"}
+)
+# Keywords that only annotate a schema: left out of the grammar to keep it small.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
+     "$comment", "$schema", "$id"}
+)  # fmt: skip
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = (
+    "items",
+    "additionalProperties",
+    "additionalItems",
+    "contains",
+    "not",
+    "if",
+    "then",
+    "else",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+)
 
 
 def _lit(text: str) -> str:
     return json.dumps(text)
 
 
-def tool_args_schema(tool: BaseTool) -> dict[str, Any]:
-    """The JSON schema of a tool's arguments, with ``$ref``s to ``$defs`` resolved."""
+def _raw_args_schema(tool: BaseTool) -> dict[str, Any]:
     schema = tool.tool_call_schema
     raw: dict[str, Any] = (
         schema if isinstance(schema, dict) else schema.model_json_schema()  # type: ignore[union-attr]
     )
+    return raw
+
+
+def tool_args_schema(tool: BaseTool) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments, with ``$ref``s to ``$defs`` resolved."""
+    raw = _raw_args_schema(tool)
     resolved: dict[str, Any] = _resolve(raw, raw.get("$defs", {}), depth=0)
     return resolved
 
@@ -69,95 +114,53 @@ def _resolve(node: Any, defs: dict[str, Any], depth: int) -> Any:
     return node
 
 
-class _Builder:
-    def __init__(self) -> None:
-        self.rules: dict[str, str] = {}
-
-    def add(self, name: str, body: str) -> str:
-        self.rules[name] = body
-        return name
-
-    def value(self, schema: Any, name: str) -> str:
-        if not isinstance(schema, dict) or not schema:
-            return "jval"
-        if "const" in schema:
-            return self.add(name, _lit(json.dumps(schema["const"])))
-        if "enum" in schema:
-            options = " | ".join(_lit(json.dumps(v)) for v in schema["enum"])
-            return self.add(name, options or "jnull")
-        for key in ("anyOf", "oneOf"):
-            if key in schema:
-                alts = [self.value(s, f"{name}-{i}") for i, s in enumerate(schema[key])]
-                return self.add(name, " | ".join(alts))
-        kind = schema.get("type")
-        if isinstance(kind, list):
-            alts = [self.value({**schema, "type": k}, f"{name}-{k}") for k in kind]
-            return self.add(name, " | ".join(alts))
-        if kind == "string" and isinstance(schema.get("pattern"), str):
-            pattern = _pattern_rule(schema["pattern"], schema.get("maxLength"))
-            if pattern:
-                return self.add(name, pattern)
-        simple = {"string": "jstr", "integer": "jint", "number": "jnum", "boolean": "jbool"}
-        if kind in simple:
-            return simple[kind]
-        if kind == "null":
-            return "jnull"
-        if kind == "array":
-            item = self.value(schema.get("items", {}), f"{name}-item")
-            return self.add(name, f'"[" ws ({item} (ws "," ws {item}){{0,30}})? ws "]"')
-        if kind == "object" or "properties" in schema:
-            return self.obj(schema, name)
-        return "jval"
-
-    def obj(self, schema: dict[str, Any], name: str) -> str:
-        props: dict[str, Any] = schema.get("properties", {})
-        required = [p for p in schema.get("required", list(props)) if p in props]
-        if not props:
-            return "jobj"
-        parts = []
-        for prop in required:
-            rule = self.value(props[prop], f"{name}-{_slug(prop)}")
-            parts.append(f'{_lit(json.dumps(prop))} ws ":" ws {rule}')
-        body = ' ws "," ws '.join(parts)
-        return self.add(name, f'"{{" ws {body} ws "}}"' if parts else '"{" ws "}"')
-
-    def render(self, root: str) -> str:
-        lines = [f"root ::= {root}"] + [f"{k} ::= {v}" for k, v in self.rules.items()]
-        return "\n".join(lines) + "\n" + _COMMON.strip() + "\n"
+def _tighten(node: Any) -> Any:
+    """One schema node with annotations dropped and caps added (see the module docstring)."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _ANNOTATIONS or (key == "format" and value not in _FORMATS):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _tighten(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_tighten(sub) for sub in value]
+        elif key in _SCHEMA_VALUES and isinstance(value, dict):
+            out[key] = _tighten(value)
+        else:
+            out[key] = value
+    kinds = out.get("type")
+    kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+    if "string" in kinds and "maxLength" not in out and not {"enum", "const"} & set(out):
+        out["maxLength"] = max(STRING_CAP, int(out.get("minLength", 0)))
+    if "array" in kinds and "maxItems" not in out:
+        out["maxItems"] = max(ARRAY_CAP, int(out.get("minItems", 0)))
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
-_PATTERN_PIECE = re.compile(r"(\[[^\]\"]+\])(\+|\*|\?|\{\d+(?:,\d+)?\})?")
+def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as the grammar inlines it: tightened, compact, lenient (module docstring).
 
+    Args:
+        schema: A JSON schema (``$ref``s may point into its ``$defs``).
 
-def _pattern_rule(pattern: str, max_length: int | None) -> str | None:
-    """GBNF for a string pattern made only of character classes with quantifiers.
-
-    Handles ``^[a-z][a-z0-9_]{0,30}$``-style patterns (anchored, classes, ``+ * ? {m,n}``);
-    returns None for anything else, and the caller falls back to any JSON string.
+    Returns:
+        A new schema with llguidance's ``x-guidance`` options set.
     """
-    if not (pattern.startswith("^") and pattern.endswith("$")):
-        return None
-    body, pieces, pos = pattern[1:-1], [], 0
-    cap = min(max_length or 200, 400)
-    while pos < len(body):
-        match = _PATTERN_PIECE.match(body, pos)
-        if not match:
-            return None
-        quant = match.group(2) or ""
-        quant = {"+": f"{{1,{cap}}}", "*": f"{{0,{cap}}}"}.get(quant, quant)
-        pieces.append(match.group(1) + quant)
-        pos = match.end()
-    return '"\\"" ' + " ".join(pieces) + ' "\\""' if pieces else None
+    tightened: dict[str, Any] = _tighten(schema)
+    return {**tightened, "x-guidance": dict(_COMPACT)}
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower() or "x"
+def _json_rule(schema: dict[str, Any]) -> str:
+    return "%json " + json.dumps(grammar_schema(schema), ensure_ascii=False)
 
 
 def json_value_rule(schema: dict[str, Any]) -> str:
-    """A whole grammar whose root is one JSON value valid for ``schema`` (subset)."""
-    builder = _Builder()
-    return builder.render(builder.value(schema, "v"))
+    """A whole grammar whose start is one JSON value valid for ``schema``."""
+    return "\n".join([_HEADER, f"start: {_json_rule(schema)}"]) + "\n"
 
 
 def react_grammar(tools: Sequence[BaseTool], *, allow_final: bool = True) -> str:
@@ -169,25 +172,30 @@ def react_grammar(tools: Sequence[BaseTool], *, allow_final: bool = True) -> str
         allow_final: Whether a ``Final Answer`` may end the step.
 
     Returns:
-        GBNF text: ``Thought: ...`` then an action with schema-valid JSON input, or
-        ``Final Answer: ...``.
+        llguidance grammar text: ``Thought: ...`` then an action with schema-valid JSON input,
+        or ``Final Answer: ...``.
     """
-    builder = _Builder()
-    actions = []
-    for tool in tools:
-        slug = _slug(tool.name)
-        args = builder.value(tool_args_schema(tool), f"args-{slug}")
+    rules: list[str] = []
+    choices: list[str] = []
+    for index, tool in enumerate(tools):
         head = _lit(f"Action: {tool.name}\nAction Input: ")
-        actions.append(builder.add(f"act-{slug}", f"{head} {args}"))
-    choices = list(actions)
-    if allow_final:
-        choices.append(builder.add("final", '"Final Answer: " line'))
-    builder.add("step", " | ".join(choices) if choices else "final")
-    return builder.render('"Thought: " line "\\n" step')
+        rules.append(f"act_{index}: {head} args_{index}")
+        rules.append(f"args_{index}: {_json_rule(_raw_args_schema(tool))}")  # llguidance: $refs
+        choices.append(f"act_{index}")
+    if allow_final or not choices:
+        choices.append("final")
+    lines = [
+        _HEADER,
+        r'start: "Thought: " LINE "\n" step',
+        "step: " + " | ".join(choices),
+        *rules,
+        'final: "Final Answer: " LINE',
+        _LINE,
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def self_ask_grammar() -> str:
     """The grammar of one self-ask step: a follow-up question or the final answer."""
-    builder = _Builder()
-    builder.add("step", '"Follow up: " line | "So the final answer is: " line')
-    return builder.render("step")
+    lines = [_HEADER, 'start: "Follow up: " LINE | "So the final answer is: " LINE', _LINE]
+    return "\n".join(lines) + "\n"
