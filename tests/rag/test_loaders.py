@@ -134,3 +134,16 @@ def test_parent_child_returns_the_parent() -> None:
     assert all(c.text in c.context and len(c.context) > 500 for c in chunks)
     assert len({c.context for c in chunks}) == len(split_text(text, 1000))
     assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_markdown_headings_closing_hashes_and_levels(tmp_path: Path) -> None:
+    page = tmp_path / "h.md"
+    page.write_text("# Title ##\n\na\n\n## C#\n\nb\n\n#### deep\n\n#no-space\n\n###   spaced   #\n")
+    titles = [d.metadata["title"] for d in load_file(page)]
+    assert titles == ["Title", "C#", "spaced"]
+
+
+def test_html_text_keeps_quoted_gt_and_br_breaks() -> None:
+    text, title = html_to_text("<title>A &amp; B</title><a title='x>y'>link</a><br/>tail"
+                               "<script>if (a<b) {}</script><![foo[ bar ]]>end<!-- open")
+    assert (text, title) == ("link\n\ntailend", "A & B")

@@ -9,6 +9,10 @@ Selectors, the answer cache, memory, guardrails and the RAG index all get their 
 - ``openai``: ``langchain_openai.OpenAIEmbeddings`` (``OPENAI_API_KEY``; ``base_url`` for
   compatible servers).
 - ``package.module:Class``: any LangChain ``Embeddings`` class, built with ``kwargs``.
+
+The one place where an embedding provider's own exceptions (``openai.AuthenticationError``, a
+timeout, a bad model name) become :class:`ModelError`: the ``openai`` and class providers are
+wrapped so that the message names the provider and the settings to check, never the key.
 """
 
 from __future__ import annotations
@@ -21,17 +25,19 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
-from tooldeck.errors import ConfigError, MissingAPIKeyError, ModelError
+from tooldeck.errors import ConfigError, MissingAPIKeyError, ModelError, ToolDeckError
 
 if TYPE_CHECKING:
     from tooldeck.config import EmbeddingsConfig
 
-__all__ = ["LocalEmbeddings", "embeddings_id", "get_embeddings"]
+__all__ = ["LocalEmbeddings", "ProviderEmbeddings", "embeddings_id", "get_embeddings"]
 
 _PROGRESS_MIN = 256
 # Texts per forward pass. Tokens are packed (no padding), so small batches cost nothing extra
 # and split the work finely between the two workers: 8 ran 9% faster than 16 (bench/).
 LOCAL_BATCH = 8
+_DETAIL = 300  # characters of a provider's own message kept in ours
+_SECRET_WORDS = ("key", "token", "secret", "password", "auth")
 
 
 class LocalEmbeddings(Embeddings):
@@ -97,6 +103,103 @@ def embeddings_id(embeddings: Embeddings) -> str:
     return f"{cls.__module__}.{cls.__qualname__}:{name or ''}"
 
 
+class ProviderEmbeddings(Embeddings):
+    """A provider's ``Embeddings`` whose failures are raised as :class:`ModelError`.
+
+    Args:
+        inner: the provider's model.
+        provider: the ``embeddings.provider`` setting, named in errors.
+        hint: the settings a user should check when a call fails.
+        secrets: values to hide from error messages (API keys, tokens).
+    """
+
+    def __init__(
+        self, inner: Embeddings, provider: str, hint: str, secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.inner = inner
+        self.provider = provider
+        self.hint = hint
+        self.model_id = embeddings_id(inner)  # the same id as the bare model: no spurious change
+        self._secrets = tuple(s for s in secrets if s)
+
+    def _error(self, exc: Exception) -> ModelError:
+        msg = (f"embeddings provider {self.provider!r} failed: {_describe(exc, self._secrets)}; "
+               f"check {self.hint}")
+        return ModelError(msg)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents with the provider.
+
+        Raises:
+            ModelError: the provider failed.
+        """
+        try:
+            return self.inner.embed_documents(texts)
+        except ToolDeckError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query with the provider.
+
+        Raises:
+            ModelError: the provider failed.
+        """
+        try:
+            return self.inner.embed_query(text)
+        except ToolDeckError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed documents with the provider, asynchronously.
+
+        Raises:
+            ModelError: the provider failed.
+        """
+        try:
+            return await self.inner.aembed_documents(texts)
+        except ToolDeckError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    async def aembed_query(self, text: str) -> list[float]:
+        """Embed one query with the provider, asynchronously.
+
+        Raises:
+            ModelError: the provider failed.
+        """
+        try:
+            return await self.inner.aembed_query(text)
+        except ToolDeckError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+
+def _describe(exc: Exception, secrets: tuple[str, ...]) -> str:
+    """``Type: message`` of a provider's exception, shortened, with secrets replaced."""
+    from tooldeck.redact import scrub
+
+    detail = str(exc)
+    for secret in secrets:
+        if secret:
+            detail = detail.replace(secret, "***")
+    detail = scrub(detail).strip().replace("\n", " ")
+    if len(detail) > _DETAIL:
+        detail = detail[:_DETAIL] + "..."
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _secret_values(kwargs: dict[str, Any]) -> tuple[str, ...]:
+    """String settings whose name says they are secret (``api_key``, ``token``, ...)."""
+    return tuple(str(v) for k, v in kwargs.items()
+                 if isinstance(v, str) and any(w in k.lower() for w in _SECRET_WORDS))
+
+
 def _import_class(path: str) -> type[Any]:
     module_name, _, attr = path.partition(":")
     try:
@@ -111,11 +214,43 @@ def _import_class(path: str) -> type[Any]:
     return cls
 
 
+def _openai(config: EmbeddingsConfig) -> Embeddings:
+    key = config.api_key.get_secret_value() if config.api_key else None
+    key = key or os.environ.get("OPENAI_API_KEY")
+    if not key:
+        raise MissingAPIKeyError(
+            "embeddings.provider 'openai' needs an API key: set OPENAI_API_KEY "
+            "(or embeddings.api_key / TOOLDECK_EMBEDDINGS__API_KEY)"
+        )
+    try:
+        from langchain_openai import OpenAIEmbeddings
+    except ImportError as exc:  # pragma: no cover - it is a dependency
+        msg = "langchain-openai is not installed: pip install langchain-openai"
+        raise ModelError(msg) from exc
+    kwargs: dict[str, Any] = {"model": config.name or "text-embedding-3-small",
+                              "api_key": key, "chunk_size": config.batch_size or 1000}
+    if config.base_url:
+        kwargs.update(base_url=config.base_url, check_embedding_ctx_length=False)
+    secrets = (key, *_secret_values(config.kwargs))
+    hint = ("embeddings.api_key or OPENAI_API_KEY (is the key valid?), embeddings.name "
+            "(the model) and embeddings.base_url (the server)")
+    try:
+        inner = OpenAIEmbeddings(**{**kwargs, **config.kwargs})
+    except Exception as exc:
+        msg = (f"embeddings.provider 'openai' could not be built: {_describe(exc, secrets)}; "
+               "check embeddings.kwargs, embeddings.name and embeddings.base_url")
+        raise ConfigError(msg) from exc
+    return ProviderEmbeddings(inner, "openai", hint, secrets)
+
+
 def get_embeddings(config: EmbeddingsConfig) -> Embeddings:
     """Build the configured embedding model.
 
+    The ``openai`` and class providers come wrapped in :class:`ProviderEmbeddings`, so that a
+    failing call raises :class:`ModelError` naming the provider and what to check.
+
     Raises:
-        ConfigError: an unknown provider or a class that cannot be imported.
+        ConfigError: an unknown provider or a class that cannot be imported or built.
         MissingAPIKeyError: ``openai`` without a key.
         ModelNotFoundError: the local model folder is missing or not BERT.
     """
@@ -123,25 +258,13 @@ def get_embeddings(config: EmbeddingsConfig) -> Embeddings:
     if provider == "local":
         return LocalEmbeddings(config.name, batch_size=config.batch_size or LOCAL_BATCH)
     if provider == "openai":
-        key = config.api_key.get_secret_value() if config.api_key else None
-        key = key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise MissingAPIKeyError(
-                "embeddings.provider 'openai' needs an API key: set OPENAI_API_KEY "
-                "(or embeddings.api_key / TOOLDECK_EMBEDDINGS__API_KEY)"
-            )
-        try:
-            from langchain_openai import OpenAIEmbeddings
-        except ImportError as exc:  # pragma: no cover - it is a dependency
-            msg = "langchain-openai is not installed: pip install langchain-openai"
-            raise ModelError(msg) from exc
-        kwargs: dict[str, Any] = {"model": config.name or "text-embedding-3-small",
-                                  "api_key": key, "chunk_size": config.batch_size or 1000}
-        if config.base_url:
-            kwargs.update(base_url=config.base_url, check_embedding_ctx_length=False)
-        return OpenAIEmbeddings(**kwargs, **config.kwargs)
+        return _openai(config)
     cls = _import_class(provider)
+    secrets = _secret_values(config.kwargs)
+    hint = "embeddings.provider and embeddings.kwargs (its settings and credentials)"
     try:
-        return cls(**config.kwargs)  # type: ignore[no-any-return]
+        inner = cls(**config.kwargs)
     except Exception as exc:
-        raise ConfigError(f"embeddings.provider {provider!r} could not be built: {exc}") from exc
+        msg = f"embeddings.provider {provider!r} could not be built: {_describe(exc, secrets)}"
+        raise ConfigError(msg) from exc
+    return ProviderEmbeddings(inner, provider, hint, secrets)

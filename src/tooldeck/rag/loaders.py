@@ -14,36 +14,38 @@ any of these + .gz     the same, decompressed (up to ``rag.max_file_mb``)
 
 Every document has ``source`` (the file), ``kind``, ``ref`` (the operation, symbol or doc id),
 ``title`` and, for operations and functions, ``example`` (a call). Files that are too big,
-binary, not UTF-8, invalid JSON/YAML/Python or hold a ``$ref`` loop are skipped: the report lists
-each with its reason, and ``load_paths`` warns about each.
+binary, not UTF-8, invalid JSON/YAML/Python, hold a ``$ref`` loop or expand past the budgets of
+:mod:`tooldeck.rag.budget` (YAML aliases, ``$ref`` fan-out) are skipped: the report lists each
+with its reason, and ``load_paths`` warns about each. Which files are read at all (regular files
+inside the named roots, links and special files) is decided in :mod:`tooldeck.rag.files`.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
-import os
 import re
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
-from tooldeck.errors import InputError, LoaderError
+from tooldeck.errors import LoaderError
+from tooldeck.rag.budget import Budget, bounded_text
+from tooldeck.rag.files import iter_files, read_text, text_suffix
+from tooldeck.rag.htmltext import html_to_text
 
-__all__ = ["LoadReport", "iter_files", "load_file", "load_paths", "read_text"]
+if TYPE_CHECKING:
+    from tooldeck.config import RagConfig
+
+__all__ = ["LoadReport", "html_to_text", "iter_files", "load_file", "load_paths", "read_text"]
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = {".md", ".markdown", ".html", ".htm", ".txt", ".rst", ".json", ".jsonl",
-                 ".yaml", ".yml", ".py"}
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox",
-              ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages", ".tooldeck"}
+_HEADING = re.compile(r"(#{1,3})\s+(\S.*)")  # \s+ then \S: no backtracking, linear time
+_LABEL = 1000  # the most characters of a record's ref or title
 
 
 @dataclass
@@ -59,78 +61,21 @@ class LoadReport:
         return sum(len(d) for d in self.documents.values())
 
 
-def iter_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The files under ``paths`` (directories walked, hidden and tool folders skipped).
-
-    Files named explicitly are always included; in directories only known text suffixes are
-    (also gzipped: ``api.jsonl.gz``).
-
-    Raises:
-        InputError: a path that does not exist.
-    """
-    found: dict[str, Path] = {}
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_file():
-            found[str(path.resolve())] = path.resolve()
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-                for name in sorted(files):
-                    file = Path(root, name)
-                    if _suffix(file) in TEXT_SUFFIXES and not name.startswith("."):
-                        found[str(file.resolve())] = file.resolve()
-        else:
-            raise InputError(f"{raw}: no such file or directory; give files or folders to index")
-    return [found[k] for k in sorted(found)]
-
-
-def _suffix(path: Path) -> str:
-    """The suffix that says how to read a file: ``x.jsonl.gz`` reads as ``.jsonl``."""
-    suffix = path.suffix.lower()
-    return Path(path.stem).suffix.lower() if suffix == ".gz" else suffix
-
-
-def _gunzip(path: Path, max_bytes: int) -> bytes:
-    """Decompress a gzip file, stopping at ``max_bytes`` (a small file can inflate hugely)."""
-    try:
-        with gzip.open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise LoaderError(f"not a readable gzip file ({exc})") from exc
-    if len(data) > max_bytes:
-        raise LoaderError(f"decompresses to over the {max_bytes / 1e6:.0f} MB limit "
-                          "(rag.max_file_mb)")
-    return data
-
-
-def read_text(path: Path, max_bytes: int) -> str:
-    """Read a UTF-8 text file (gzipped too), refusing big, binary and non-UTF-8 files.
-
-    Raises:
-        LoaderError: the reason the file cannot be used.
-    """
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise LoaderError(
-                f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit "
-                "(rag.max_file_mb)"
-            )
-        data = _gunzip(path, max_bytes) if path.suffix.lower() == ".gz" else path.read_bytes()
-    except OSError as exc:
-        raise LoaderError(f"cannot be read ({exc.strerror or exc})") from exc
-    if b"\x00" in data[:8192]:
-        raise LoaderError("binary data (NUL bytes), not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LoaderError(f"not UTF-8 text (bad byte at offset {exc.start})") from exc
-
-
 def _doc(text: str, source: str, ref: str, title: str, kind: str = "doc", **extra: Any) -> Document:
     return Document(page_content=text, metadata={"source": source, "kind": kind, "ref": ref,
                                                   "title": title, **extra})
+
+
+def _heading(line: str) -> str | None:
+    """The title of an ATX heading of level 1-3 (a closing run of ``#`` dropped), else ``None``."""
+    match = _HEADING.match(line)
+    if match is None:
+        return None
+    title = match.group(2).rstrip()
+    bare = title.rstrip("#")
+    if bare != title and bare and bare[-1].isspace():
+        title = bare.rstrip()
+    return title
 
 
 def _markdown(text: str, source: str) -> list[Document]:
@@ -140,9 +85,9 @@ def _markdown(text: str, source: str) -> list[Document]:
     for line in text.splitlines():
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
-        match = None if in_fence else re.match(r"^(#{1,3})\s+(.+?)\s*#*\s*$", line)
-        if match:
-            sections.append((match.group(2), [line]))
+        heading = None if in_fence else _heading(line)
+        if heading is not None:
+            sections.append((heading, [line]))
         else:
             sections[-1][1].append(line)
     docs = []
@@ -158,91 +103,53 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w]+", "-", text.lower()).strip("-")
 
 
-class _HTMLText(HTMLParser):
-    _SKIP = {"script", "style", "noscript", "template", "svg", "head"}
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-              "article", "pre", "table", "ul", "ol", "header", "footer", "blockquote"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title = ""
-        self._skip = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self._SKIP:
-            self._skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self._SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        elif not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> tuple[str, str]:
-    """The visible text and the title of an HTML page."""
-    parser = _HTMLText()
-    parser.feed(html)
-    parser.close()
-    text = re.sub(r"[ \t]+", " ", "".join(parser.parts))
-    text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
-    return text, parser.title.strip()
-
-
 _API_FIELDS = ("domain", "framework", "functionality", "api_name", "api_call", "api_arguments",
                "description")
 
 
-def _record_document(record: dict[str, Any], source: str, line: int) -> Document:
+def _record_document(record: dict[str, Any], source: str, line: int, budget: Budget) -> Document:
     name = Path(source).name
     if "api_call" in record:  # an API record (Gorilla APIBench format and alike)
-        lines = [f"{k}: {_flat(record[k])}" for k in _API_FIELDS if record.get(k) not in (None, "")]
-        ref = str(record["api_call"])
-        return _doc("\n".join(lines), source, ref, str(record.get("api_name") or ref),
-                    kind="function", example=str(record["api_call"]), line=line,
-                    api_call=str(record["api_call"]), domain=str(record.get("domain", "")))
+        out = budget.document()
+        for key in _API_FIELDS:
+            if record.get(key) not in (None, "") and not out.add(
+                    f"{key}: {bounded_text(record[key], out.room)}"):
+                break
+        call = bounded_text(record["api_call"], budget.document_chars)
+        ref = bounded_text(call, _LABEL)
+        title = bounded_text(record.get("api_name") or ref, _LABEL)
+        text = budget.finish(out, extra=2 * len(call) + len(ref) + len(title))
+        return _doc(text, source, ref, title, kind="function", example=call, line=line,
+                    api_call=call, domain=bounded_text(record.get("domain", ""), _LABEL))
     text_key = next((k for k in ("text", "content", "page_content", "body") if
                      isinstance(record.get(k), str)), None)
-    ref = str(record.get("id") or record.get("name") or record.get("title") or f"{name}:{line}")
-    if text_key:
+    label = record.get("id") or record.get("name") or record.get("title") or f"{name}:{line}"
+    ref = bounded_text(label, _LABEL)
+    if text_key:  # the file's own text, not rendered: never cut, but counted
         text = record[text_key]
-        title = str(record.get("title") or ref)
+        title = bounded_text(record.get("title") or ref, _LABEL)
+        budget.charge(len(text) + len(ref) + len(title))
     else:
-        text = "\n".join(f"{k}: {_flat(v)}" for k, v in record.items())
-        title = ref
+        out = budget.document()
+        for key, value in record.items():
+            if not out.add(f"{bounded_text(key, _LABEL)}: {bounded_text(value, out.room)}"):
+                break
+        text, title = budget.finish(out, extra=2 * len(ref)), ref
     return _doc(text, source, ref, title, line=line)
 
 
-def _flat(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _jsonl(text: str, source: str) -> list[Document]:
+def _jsonl(text: str, source: str, budget: Budget) -> list[Document]:
     docs, bad = [], 0
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or a number of over 4,300 digits
             bad += 1
             continue
         if isinstance(record, dict):
-            docs.append(_record_document(record, source, number))
+            docs.append(_record_document(record, source, number, budget))
     if bad:
         log.warning("%s: skipped %d lines that are not JSON", source, bad)
         if not docs:
@@ -250,42 +157,60 @@ def _jsonl(text: str, source: str) -> list[Document]:
     return docs
 
 
-def _structured(text: str, source: str, suffix: str) -> list[Document]:
-    from tooldeck.rag.openapi import is_openapi, openapi_documents
+def _parse(text: str, suffix: str, budget: Budget) -> Any:
+    """Parse JSON or YAML text (YAML aliases bounded by the file's budget).
+
+    Raises:
+        LoaderError: invalid JSON or YAML, nested too deeply, or aliases over the budget.
+    """
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise LoaderError(f"invalid JSON ({where}: {exc.msg})") from exc
+        except RecursionError as exc:
+            msg = "JSON nested too deeply to read (arrays or objects over ~1,000 levels deep)"
+            raise LoaderError(msg) from exc
+        except ValueError as exc:  # a number of over 4,300 digits
+            raise LoaderError(f"invalid JSON ({bounded_text(str(exc), 200)})") from exc
+    from tooldeck.rag.safe_yaml import load_yaml
 
     try:
-        if suffix == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+        return load_yaml(text, budget.file_chars)
+    except LoaderError:
+        raise
+    except RecursionError as exc:
+        msg = "YAML nested too deeply to read (over ~1,000 levels deep)"
+        raise LoaderError(msg) from exc
+    except Exception as exc:  # yaml.YAMLError and its many subclasses, bad numbers
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise LoaderError(f"invalid YAML ({bounded_text(first, 300)})") from exc
 
-            data = yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        raise LoaderError(f"invalid JSON ({where}: {exc.msg})") from exc
-    except Exception as exc:  # yaml.YAMLError and its many subclasses
-        raise LoaderError(f"invalid YAML ({str(exc).splitlines()[0]})") from exc
+
+def _structured(text: str, source: str, suffix: str, budget: Budget) -> list[Document]:
+    from tooldeck.rag.openapi import is_openapi, openapi_documents
+
+    data = _parse(text, suffix, budget)
     if is_openapi(data):
-        return openapi_documents(data, source)
+        try:
+            return openapi_documents(data, source, budget)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            reason = bounded_text(f"{type(exc).__name__}: {exc}", 300)
+            raise LoaderError(f"a malformed OpenAPI description ({reason})") from exc
     if isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
-        return [_record_document(x, source, i) for i, x in enumerate(data, start=1)]
+        return [_record_document(x, source, i, budget) for i, x in enumerate(data, start=1)]
     name = Path(source).name
     return [_doc(text, source, name, name)]
 
 
-def load_file(path: Path, max_bytes: int = 50_000_000) -> list[Document]:
-    """Load one file into documents.
-
-    Raises:
-        LoaderError: why the file cannot be used.
-    """
-    text = read_text(path, max_bytes)
+def _documents(path: Path, text: str, budget: Budget) -> list[Document]:
     source = str(path)
-    suffix = _suffix(path)
+    suffix = text_suffix(path)
     if suffix in (".json", ".yaml", ".yml"):
-        return _structured(text, source, suffix)
+        return _structured(text, source, suffix, budget)
     if suffix == ".jsonl":
-        return _jsonl(text, source)
+        return _jsonl(text, source, budget)
     if suffix == ".py":
         from tooldeck.rag.pysource import python_documents
 
@@ -298,19 +223,63 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> list[Document]:
     return [_doc(text, source, path.name, path.name)] if text.strip() else []
 
 
+def load_file(
+    path: Path,
+    max_bytes: int = 50_000_000,
+    *,
+    rag: RagConfig | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[Document]:
+    """Load one regular file into documents.
+
+    Args:
+        path: the file (a link, FIFO or device is refused).
+        max_bytes: the most bytes read (decompressed for ``.gz``).
+        rag: the ``rag`` settings (``max_document_chars``, ``max_expanded_chars``); the
+            defaults when ``None``.
+        warn: receives a note when rendered documents were cut (the module logger when
+            ``None``).
+
+    Raises:
+        LoaderError: why the file cannot be used.
+    """
+    text = read_text(path, max_bytes)
+    budget = Budget.for_file(len(text), rag)
+    docs = _documents(path, text, budget)
+    if budget.cut:
+        (warn or log.warning)(
+            f"{path}: cut {budget.cut} of its documents at {budget.document_chars:,} characters "
+            "(rag.max_document_chars)"
+        )
+    return docs
+
+
 def load_paths(
     files: Iterable[Path],
-    max_bytes: int = 50_000_000,
+    max_bytes: int | None = None,
     warn: Callable[[str], None] | None = None,
+    *,
+    rag: RagConfig | None = None,
 ) -> LoadReport:
-    """Load many files; bad ones are skipped, reported and passed to ``warn``."""
+    """Load many files; bad ones are skipped, reported and passed to ``warn``.
+
+    Args:
+        files: the files, as :func:`iter_files` lists them.
+        max_bytes: the most bytes of one file; ``rag.max_file_mb`` when ``None``.
+        warn: receives one message per skipped or cut file (the module logger when ``None``).
+        rag: the ``rag`` settings; the defaults when ``None``.
+    """
+    if max_bytes is None:
+        max_bytes = int(rag.max_file_mb * 1e6) if rag is not None else 50_000_000
+    say = warn or log.warning
     report = LoadReport()
     for path in files:
         try:
-            report.documents[str(path)] = load_file(path, max_bytes)
-        except (LoaderError, RecursionError) as exc:
-            reason = str(exc) if isinstance(exc, LoaderError) else "nested too deeply to read"
+            report.documents[str(path)] = load_file(path, max_bytes, rag=rag, warn=say)
+        except (LoaderError, RecursionError, MemoryError) as exc:
+            reason = str(exc) if isinstance(exc, LoaderError) else (
+                "nested too deeply to read" if isinstance(exc, RecursionError)
+                else "too big to load into memory")
             report.skipped[str(path)] = reason
-            message = f"skipped {path}: {reason}"
-            (warn or log.warning)(message)
+            say(f"skipped {path}: {reason}")
     return report

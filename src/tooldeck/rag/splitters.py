@@ -8,7 +8,8 @@
 - ``none``: one chunk per document (an API operation, a function, a record).
 
 A word longer than ``chunk_size`` (a URL, a hash) stays whole in its own chunk, unless it is
-over four times the size, when it is cut.
+over four times the size, when it is cut (in one pass: cutting the head off a 5 MB word again
+and again copied it once per piece).
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ def _units(text: str, size: int) -> list[str]:
             continue
         run = ""
         for word in sentence.split():
-            while len(word) > 4 * size:  # pathological: cut, or no chunk could hold it
+            if len(word) > 4 * size:  # pathological: cut, or no chunk could hold it
                 if run:
                     units.append(run)
                     run = ""
-                units.append(word[:size])
-                word = word[size:]
+                cuts = -(-(len(word) - 4 * size) // size)  # pieces of ``size`` until <= 4 * size
+                units += [word[i * size : (i + 1) * size] for i in range(cuts)]
+                word = word[cuts * size :]
             if run and len(run) + 1 + len(word) > size:
                 units.append(run)
                 run = word
