@@ -4,9 +4,10 @@ uvicorn (h11) closes a connection that sits idle after a response, but not one t
 finishes its request: a client that opens a connection and sends nothing, or trickles a header
 line every few seconds (slowloris), holds it forever. This protocol adds:
 
-- a **request deadline**: from a connection's start, and from the first byte of each further
-  request, the whole request (head and body) must arrive within ``header_timeout_s``; else
-  408 (or a plain close when nothing arrived) and the connection is closed;
+- **request deadlines**: the head of a request must arrive within ``header_timeout_s`` of
+  the connection's start (or of its first byte, for a further request on a kept-alive
+  connection), and its body within another ``header_timeout_s``; else 408 (or a plain close
+  when nothing arrived, or the body was under way) and the connection is closed;
 - **idle keep-alive** after a response of ``keep_alive_s`` (uvicorn's own timer, in seconds
   that need not be whole);
 - a **connection cap**: a connection beyond ``max_connections`` gets 503 and is closed at once;
@@ -35,7 +36,7 @@ class ConnectionLimits:
     """Per-connection limits.
 
     Attributes:
-        request_timeout_s: time for a whole request to arrive, from its first byte.
+        request_timeout_s: time for a request's head to arrive, and again for its body.
         keep_alive_s: how long an idle connection stays open after a response.
         max_connections: open connections allowed at once.
         max_header_bytes: the largest request head.
@@ -56,6 +57,7 @@ class GuardedH11Protocol(H11Protocol):
         """Same arguments as uvicorn's ``H11Protocol``."""
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_for: type[h11.IDLE] | type[h11.SEND_BODY] = h11.IDLE
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Accept the connection, or answer 503 and close when too many are open."""
@@ -66,7 +68,7 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.write(raw_error(503, msg))
             self.transport.close()
             return
-        self._arm_deadline()
+        self._arm_deadline(h11.IDLE)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the deadline, then let uvicorn clean up."""
@@ -76,10 +78,9 @@ class GuardedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         """Feed the parser, then arm or drop the deadline for the state it is in."""
         super().data_received(data)
-        if self.transport.is_closing():
-            self._cancel_deadline()
-        elif self.conn.their_state in (h11.IDLE, h11.SEND_BODY):
-            self._arm_deadline()  # a request is under way: it has until the deadline
+        state = self.conn.their_state
+        if not self.transport.is_closing() and state in (h11.IDLE, h11.SEND_BODY):
+            self._arm_deadline(state)  # a head or a body under way: it has until the deadline
         else:
             self._cancel_deadline()
 
@@ -104,9 +105,13 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.write(raw_error(status, text))
             self.transport.close()
 
-    def _arm_deadline(self) -> None:
-        if self._deadline is None:
-            self._deadline = self.loop.call_later(self.limits.request_timeout_s, self._timed_out)
+    def _arm_deadline(self, phase: type[h11.IDLE] | type[h11.SEND_BODY]) -> None:
+        """Start the clock for the head (IDLE) or the body (SEND_BODY), unless it runs."""
+        if self._deadline is not None and self._deadline_for is phase:
+            return
+        self._cancel_deadline()
+        self._deadline_for = phase
+        self._deadline = self.loop.call_later(self.limits.request_timeout_s, self._timed_out)
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:
