@@ -245,3 +245,33 @@ def test_async_only_tool_on_the_sync_path(config: Any, registry: Any) -> None:
     )
     result = agent.invoke("shout hi")
     assert result["steps"][0]["observation"] == "HI"
+
+
+def test_worked_examples_reach_the_prompt(config: Any, registry: Any) -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    def capital(country: str) -> str:
+        """Name the capital city of a country.
+
+        Args:
+            country: the country
+        """
+        return "Paris"
+
+    capital.metadata = {
+        "examples": [
+            {"question": "Capital of Peru?", "input": {"country": "Peru"}, "observation": "Lima"},
+            {"question": "Capital of Chad?", "input": {"country": "Chad"},
+             "observation": "N'Djamena", "answer": "N'Djamena", "thought": "Look it up"},
+        ]
+    }  # fmt: skip
+    registry.register(capital, plugin="test")
+    agent, model = make(
+        config, registry, [react("x", "capital", '{"country": "France"}'), final("Paris")],
+        tools=["capital"],
+    )  # fmt: skip
+    assert agent.invoke("Capital of France?")["answer"] == "Paris"
+    system = model.calls[0]["messages"][0].content
+    assert 'Action Input: {"country": "Peru"}' in system and "Observation: Lima" in system
+    assert "Thought: Look it up" in system and "Final Answer: N'Djamena" in system

@@ -22,8 +22,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 def test_builtins_come_through_the_hook(config: Any) -> None:
     registry = build_registry(config, load_plugins(entry_points_enabled=False))
-    assert registry.names() == ["calculator", "retriever"]
-    assert registry.get("calculator").plugin == "builtin"
+    assert {"calculator", "retriever"} <= set(registry.names())
+    assert {entry.plugin for entry in registry.entries()} == {"builtin"}
+    assert not registry.failed_plugins
 
 
 def test_unknown_tool_names_the_known_ones(registry: Any) -> None:
@@ -73,7 +74,7 @@ def test_failing_hook_disables_only_that_plugin(config: Any, caplog: Any) -> Non
 
     plugins = load_plugins(entry_points_enabled=False, extra=[("broken", Broken())])
     registry = build_registry(config, plugins)
-    assert registry.names() == ["calculator", "retriever"]
+    assert {"calculator", "retriever"} <= set(registry.names())
     assert "missing dependency foo" in registry.failed_plugins["broken"]
     assert "plugin 'broken' disabled" in caplog.text
 
@@ -148,3 +149,64 @@ def test_broken_installed_plugin_is_disabled(tmp_path: Path) -> None:
     assert "calculator" in out.stdout
     assert "plugin 'broken' disabled" in out.stderr and "ModuleNotFoundError" in out.stderr
     json.dumps(out.stdout)
+
+
+# --- worked examples are checked at registration (issue 10, item 3) ---------------------------
+
+
+def _with_examples(examples: Any) -> Any:
+    @tool
+    def lookup(query: str, limit: int = 3) -> str:
+        """Look something up.
+
+        Args:
+            query: what to look up
+            limit: how many results
+        """
+        return query
+
+    lookup.metadata = {"examples": examples}
+    return lookup
+
+
+_GOOD = {"question": "Who wrote Dune?", "input": {"query": "Dune author"}, "observation": "Herbert"}
+
+
+def test_valid_examples_are_accepted() -> None:
+    registry = ToolRegistry()
+    full = {**_GOOD, "answer": "Frank Herbert", "thought": "I should look it up"}
+    registry.register(_with_examples([_GOOD, full]), plugin="p")
+    assert registry.names() == ["lookup"]
+
+
+@pytest.mark.parametrize(
+    ("examples", "problem"),
+    [
+        (["Who wrote Dune?"], "example 0 is invalid"),
+        ([_GOOD, {"q": "x", "input": {}, "observation": "y"}], "example 1 is invalid .*question"),
+        ([{**_GOOD, "input": {"limit": 2}}], "example 0 is invalid .*query"),
+        ([{**_GOOD, "input": {"query": "x", "limit": "many"}}], "example 0 .*limit"),
+        ([{**_GOOD, "input": {"query": "x", "page": 2}}], "example 0 .*page"),
+        ({"question": "x"}, r"metadata\['examples'\] must be a list"),
+    ],
+)
+def test_bad_examples_are_refused_naming_tool_and_index(examples: Any, problem: str) -> None:
+    with pytest.raises(PluginError, match=f"plugin 'p': tool 'lookup': {problem}"):
+        ToolRegistry().register(_with_examples(examples), plugin="p")
+
+
+def test_a_plugin_with_bad_examples_is_disabled_not_the_app(config: Any, caplog: Any) -> None:
+    class BadExamples:
+        @hookimpl
+        def register_tools(self, register: Any) -> None:
+            register(echo)  # registered first, dropped with the plugin
+            register(_with_examples([{"question": "q", "answer": "a"}]))
+
+    plugins = load_plugins(
+        entry_points_enabled=False, extra=[("bad", BadExamples()), ("test", DemoPlugin())]
+    )
+    registry = build_registry(config, plugins)
+    assert "lookup" not in registry.names() and "calculator" in registry.names()
+    assert registry.get("echo").plugin == "test"  # the good plugin's echo, not the bad one's
+    assert "tool 'lookup': example 0 is invalid" in registry.failed_plugins["bad"]
+    assert "plugin 'bad' disabled" in caplog.text

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
     from langchain_core.tools import BaseTool
 
+    from tooldeck.tools.registry import ToolExample
     from tooldeck.tools.runner import Observation
 
 __all__ = [
@@ -116,27 +117,40 @@ def _arg_hint(spec: dict[str, Any]) -> str:
     return f"<{desc}>"
 
 
+def _examples(tool: BaseTool) -> list[ToolExample]:
+    """The tool's worked examples; a tool that was never registered may carry bad ones: none."""
+    from tooldeck.errors import PluginError
+    from tooldeck.tools.registry import tool_examples
+
+    try:
+        return tool_examples(tool)
+    except PluginError:
+        return []
+
+
 def describe_tools(tools: Sequence[BaseTool]) -> str:
     """Describe each tool: name, description, input format and any worked examples.
 
     A tool may carry ``metadata={"examples": [{"question", "input", "observation",
-    "answer"}]}``; examples show a small model the exact protocol with that tool.
+    "answer"?, "thought"?}]}`` (checked at registration, see
+    :class:`tooldeck.tools.registry.ToolExample`); the first two show a small model the exact
+    protocol with that tool.
     """
     blocks = []
     for tool in tools:
         summary = " ".join((tool.description or "").split())
         fmt = json.dumps({k: _arg_hint(v) for k, v in tool.args.items()})
         lines = [f"{tool.name}: {summary}", f"  Action Input format: {fmt}"]
-        for ex in (tool.metadata or {}).get("examples", [])[:2]:
+        for ex in _examples(tool)[:2]:
             lines += [
-                f"  Example - Question: {ex['question']}",
-                f"  Thought: I should use {tool.name}",
+                f"  Example - Question: {ex.question}",
+                f"  Thought: {ex.thought or f'I should use {tool.name}'}",
                 f"  Action: {tool.name}",
-                f"  Action Input: {json.dumps(ex['input'])}",
-                f"  Observation: {ex['observation']}",
-                "  Thought: I know the answer",
-                f"  Final Answer: {ex['answer']}",
+                f"  Action Input: {json.dumps(ex.input, ensure_ascii=False)}",
+                f"  Observation: {ex.observation}",
             ]
+            if ex.answer is not None:
+                lines += ["  Thought: I know the answer", f"  Final Answer: {ex.answer}"]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 

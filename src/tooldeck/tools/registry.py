@@ -1,4 +1,10 @@
-"""The tool registry: every tool, which plugin gave it, and whether it can run here."""
+"""The tool registry: every tool, which plugin gave it, and whether it can run here.
+
+Every tool is checked as it is registered: a valid name, a usable input schema, and worked
+examples (``metadata["examples"]``, see :class:`ToolExample`) whose input fits that schema. A
+plugin whose hook registers a tool that fails a check is disabled with a warning, the tools it
+had registered with it, and the app runs on without it. Two tools with one name stay an error.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from tooldeck.errors import ConfigError, PluginError, UnknownToolError
 from tooldeck.plugins import LoadedPlugins, load_plugins
 
@@ -18,9 +26,97 @@ if TYPE_CHECKING:
 
     from tooldeck.config import Config
 
-__all__ = ["ToolEntry", "ToolRegistry", "build_registry"]
+__all__ = ["ToolEntry", "ToolExample", "ToolRegistry", "build_registry", "tool_examples"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+class ToolExample(BaseModel):
+    """One worked example in a tool's ``metadata["examples"]``, shown to the model by ReAct.
+
+    Attributes:
+        question: A question a user might ask.
+        input: The tool's arguments for it (must validate against the tool's schema).
+        observation: What the tool returns for that input.
+        answer: The final answer the example ends with (optional).
+        thought: The thought before the action (optional; a stock one otherwise).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: str
+    input: dict[str, Any]
+    observation: str
+    answer: str | None = None
+    thought: str | None = None
+
+
+def _check_input(tool: BaseTool, arguments: dict[str, Any]) -> None:
+    """Validate example arguments against the tool's schema (ValueError/ValidationError).
+
+    Unknown arguments are refused too: the grammar lets a model write only the schema's own.
+    """
+    schema = tool.tool_call_schema
+    model = schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+    spec: dict[str, Any] = model.model_json_schema() if model else dict(schema or {})  # type: ignore[arg-type]
+    known = spec.get("properties", {})
+    unknown = [name for name in arguments if name not in known]
+    if unknown:
+        msg = f"unknown arguments {unknown}; the tool takes {sorted(known)}"
+        raise ValueError(msg)
+    if model is not None:
+        model.model_validate(arguments)
+        return
+    missing = [name for name in spec.get("required", []) if name not in arguments]
+    if missing:
+        msg = f"missing required arguments {missing}"
+        raise ValueError(msg)
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+        )
+    return str(exc)
+
+
+def tool_examples(tool: BaseTool, plugin: str = "") -> list[ToolExample]:
+    """The tool's worked examples, checked.
+
+    Args:
+        tool: The tool; its ``metadata["examples"]`` is a list of ``{question, input,
+            observation[, answer, thought]}`` dicts (or :class:`ToolExample` objects).
+        plugin: The plugin that gives it, named in the error.
+
+    Returns:
+        The examples, in order (none when the tool has none).
+
+    Raises:
+        PluginError: Not a list, or an example of another shape or with input the tool's
+            schema refuses; the message names the tool and the example's index.
+    """
+    raw = (tool.metadata or {}).get("examples")
+    where = f"plugin {plugin!r}: tool {tool.name!r}" if plugin else f"tool {tool.name!r}"
+    if raw is None:
+        return []
+    if not isinstance(raw, list | tuple):
+        msg = f"{where}: metadata['examples'] must be a list, not {type(raw).__name__}"
+        raise PluginError(msg)
+    examples = []
+    for index, item in enumerate(raw):
+        try:
+            example = ToolExample.model_validate(item)
+            _check_input(tool, example.input)
+        except (ValidationError, ValueError, TypeError) as exc:
+            msg = (
+                f"{where}: example {index} is invalid ({_problem(exc)}); an example is "
+                "{question: str, input: {arguments}, observation: str, answer?: str, "
+                "thought?: str}"
+            )
+            raise PluginError(msg) from None
+        examples.append(example)
+    return examples
 
 
 @dataclass(frozen=True)
@@ -61,21 +157,19 @@ class ToolRegistry:
         self._entries: dict[str, ToolEntry] = {}
         self.failed_plugins: dict[str, str] = {}
 
-    def register(
-        self, tool: BaseTool | Callable[..., Any], *, plugin: str, requires_env: Iterable[str] = ()
-    ) -> ToolEntry:
-        """Add a tool.
+    def check(self, tool: BaseTool | Callable[..., Any], *, plugin: str) -> BaseTool:
+        """Turn what a plugin registers into a checked tool (not yet added).
 
         Args:
             tool: A LangChain ``BaseTool``, or a typed function with a docstring.
             plugin: The name of the plugin that gives it.
-            requires_env: Env vars it needs to run.
 
         Returns:
-            The new entry.
+            The tool (a function becomes a ``StructuredTool``; an async-only tool gets a sync
+            path, see :func:`tooldeck.tools.runner.with_sync_path`).
 
         Raises:
-            PluginError: Duplicate name, invalid name, or an object that is not a tool.
+            PluginError: Not a tool, an invalid name, an unusable schema, or invalid examples.
         """
         from langchain_core.tools import BaseTool
         from langchain_core.tools import tool as make_tool
@@ -93,6 +187,31 @@ class ToolRegistry:
         if not _NAME.match(tool.name):
             msg = f"plugin {plugin!r}: tool name {tool.name!r} must match {_NAME.pattern}"
             raise PluginError(msg)
+        try:
+            tool.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
+        except Exception as exc:
+            msg = f"plugin {plugin!r}: tool {tool.name!r} has an unusable input schema: {exc}"
+            raise PluginError(msg) from None
+        tool_examples(tool, plugin)
+        return tool
+
+    def register(
+        self, tool: BaseTool | Callable[..., Any], *, plugin: str, requires_env: Iterable[str] = ()
+    ) -> ToolEntry:
+        """Check a tool (see :meth:`check`) and add it.
+
+        Args:
+            tool: A LangChain ``BaseTool``, or a typed function with a docstring.
+            plugin: The name of the plugin that gives it.
+            requires_env: Env vars it needs to run.
+
+        Returns:
+            The new entry.
+
+        Raises:
+            PluginError: Duplicate name, or a tool that fails :meth:`check`.
+        """
+        tool = self.check(tool, plugin=plugin)
         if tool.name in self._entries:
             other = self._entries[tool.name].plugin
             msg = (
@@ -100,14 +219,14 @@ class ToolRegistry:
                 f"(already registered by {other!r}); rename one or disable a plugin"
             )
             raise PluginError(msg)
-        try:
-            tool.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
-        except Exception as exc:
-            msg = f"plugin {plugin!r}: tool {tool.name!r} has an unusable input schema: {exc}"
-            raise PluginError(msg) from None
         entry = ToolEntry(tool, plugin, tuple(requires_env))
         self._entries[tool.name] = entry
         return entry
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Drop every tool a plugin registered (it is being disabled)."""
+        for name in [n for n, e in self._entries.items() if e.plugin == plugin]:
+            del self._entries[name]
 
     def entries(self) -> list[ToolEntry]:
         """All entries, sorted by name."""
@@ -156,7 +275,8 @@ def build_registry(config: Config, plugins: LoadedPlugins | None = None) -> Tool
         plugins: A pre-built plugin manager; loaded from entry points when None.
 
     Returns:
-        The registry. Plugins whose hook fails are disabled (see ``failed_plugins``).
+        The registry. Plugins whose hook fails, or registers a tool that fails its checks, are
+        disabled with a warning (see ``failed_plugins``) and none of their tools are kept.
 
     Raises:
         PluginError: Two plugins register the same tool name.
@@ -166,12 +286,16 @@ def build_registry(config: Config, plugins: LoadedPlugins | None = None) -> Tool
     registry = ToolRegistry()
     for impl in loaded.manager.hook.register_tools.get_hookimpls():
         name = impl.plugin_name
-
+        register = _Register(registry, name, config)
         try:
-            impl.function(register=_Register(registry, name, config))
-        except PluginError:
-            raise
+            impl.function(register=register)
+        except PluginError as exc:
+            if exc is not register.rejected:
+                raise  # two tools with one name: the user must choose
+            registry.remove_plugin(name)
+            loaded.disable(name, str(exc))
         except Exception as exc:
+            registry.remove_plugin(name)
             loaded.disable(name, f"register_tools raised {type(exc).__name__}: {exc}")
     for module_name in config.custom_tools:
         _register_module(registry, module_name)
@@ -186,9 +310,15 @@ class _Register:
         self._registry = registry
         self._plugin = plugin
         self.config = config
+        self.rejected: PluginError | None = None
 
     def __call__(self, tool: Any, requires_env: Iterable[str] = ()) -> None:
-        self._registry.register(tool, plugin=self._plugin, requires_env=requires_env)
+        try:
+            checked = self._registry.check(tool, plugin=self._plugin)
+        except PluginError as exc:
+            self.rejected = exc
+            raise
+        self._registry.register(checked, plugin=self._plugin, requires_env=requires_env)
 
 
 def _register_module(registry: ToolRegistry, module_name: str) -> None:
