@@ -157,6 +157,7 @@ class ServerConfig(_Strict):
     keep_alive_s: float = Field(default=5.0, gt=0)
     max_connections: int = Field(default=64, ge=1, le=100_000)
     max_concurrent_runs: int = Field(default=2, ge=1, le=1_000)
+    queue_timeout_s: float = Field(default=10.0, gt=0)
     run_timeout_s: float = Field(default=300.0, gt=0)
 
 

@@ -12,6 +12,7 @@ and an exit code that ``cli.py`` maps it to::
     ├── ModelError                          the model layer
     │   ├── ModelNotFoundError (exit 2)     missing or truncated GGUF file, unknown catalogue name
     │   ├── MissingAPIKeyError (exit 2)     a provider needs a key that is not set
+    │   ├── ContextOverflowError            the prompt does not fit the model's context window
     │   └── ModelOutputError                the model answered with something unusable
     ├── ToolExecutionError                  a tool raised (turned into an observation in the loop)
     │   ├── ToolTimeoutError                a tool ran past its timeout
@@ -39,6 +40,7 @@ from __future__ import annotations
 __all__ = [
     "BlockedAddressError",
     "ConfigError",
+    "ContextOverflowError",
     "ContentTypeError",
     "DownloadError",
     "EmptyIndexError",
@@ -111,6 +113,10 @@ class MissingAPIKeyError(ModelError):
     """A provider needs an API key that is not set."""
 
     exit_code = 2
+
+
+class ContextOverflowError(ModelError):
+    """The prompt (question, history, observations) does not fit the model's context window."""
 
 
 class ModelOutputError(ModelError):

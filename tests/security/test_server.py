@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tooldeck.errors import ModelError, PortInUseError, ServeError
+from tooldeck.errors import ContextOverflowError, PortInUseError, ServeError
 from tooldeck.rag import open_index
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -291,11 +291,11 @@ def test_long_question_is_413_naming_the_limit(app_config: Any, monkeypatch: Any
 
 
 def test_question_over_the_model_context_is_413(app_config: Any, monkeypatch: Any) -> None:
-    overflow = ModelError("llama.cpp refused the request: the request exceeds the available "
-                          "context size; raise model.n_ctx")
+    overflow = ContextOverflowError("llama.cpp refused the request: the request exceeds the "
+                                    "available context size; raise model.n_ctx")
     _fake_agent(monkeypatch, _Agent(overflow))
     r = _client(app_config).post("/v1/run", json={"question": "x" * 20_000})
-    assert r.status_code == 413 and r.json()["error"] == "ModelError"
+    assert r.status_code == 413 and r.json()["error"] == "ContextOverflowError"
     assert "max_question_chars" in r.json()["message"]
 
 

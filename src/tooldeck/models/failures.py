@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tooldeck.errors import ModelError, ToolDeckError
+from tooldeck.errors import ContextOverflowError, ModelError, ToolDeckError
 from tooldeck.redact import scrub
 
 __all__ = ["model_failures"]
+
+# How providers say the prompt is longer than the context (OpenAI-compatible, Ollama, llama.cpp).
+_CONTEXT_SIGNS = ("context_length_exceeded", "maximum context length", "context size",
+                  "context window")
 
 
 @contextmanager
@@ -25,4 +29,7 @@ def model_failures() -> Iterator[None]:
         raise
     except Exception as exc:
         msg = scrub(f"the model call failed: {type(exc).__name__}: {exc}")
+        text = str(exc).lower()
+        if any(sign in text for sign in _CONTEXT_SIGNS):
+            raise ContextOverflowError(msg) from exc
         raise ModelError(msg) from exc

@@ -27,7 +27,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
-from tooldeck.errors import ModelError, ModelNotFoundError
+from tooldeck.errors import ContextOverflowError, ModelError, ModelNotFoundError
 
 __all__ = ["ChatLlamaCpp", "check_gguf", "embedded_model_path"]
 
@@ -132,6 +132,7 @@ def _raise_if_error(result: Any) -> None:
         msg = f"llama.cpp refused the request: {text}"
         if "context size" in str(text):
             msg += "; raise model.n_ctx, or lower agent.max_observation_chars or agent.max_steps"
+            raise ContextOverflowError(msg)
         raise ModelError(msg)
 
 

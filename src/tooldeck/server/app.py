@@ -32,10 +32,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from tooldeck.errors import (
+    ContextOverflowError,
     EmptyIndexError,
     IndexBusyError,
     IndexNotFoundError,
-    ModelError,
     ToolDeckError,
     UsageError,
 )
@@ -51,7 +51,6 @@ __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
-QUEUE_TIMEOUT_S = 10.0
 _LOCAL_PROVIDERS = frozenset({"local", "gguf"})
 _STATIC_TYPES = {
     "index.html": "text/html; charset=utf-8",
@@ -190,7 +189,7 @@ def _status(exc: ToolDeckError) -> int:
         return 409
     if isinstance(exc, UsageError | EmptyIndexError):
         return 400
-    if isinstance(exc, ModelError) and "context size" in str(exc):
+    if isinstance(exc, ContextOverflowError):
         return 413  # the question (with its prompt) does not fit the model's context
     return 500
 
@@ -281,7 +280,7 @@ def _add_page_routes(app: FastAPI) -> None:
 
 def create_app(config: Config, index: str | None = None, use_llm: bool = True, *,
                bind_host: str | None = None,
-               queue_timeout_s: float = QUEUE_TIMEOUT_S) -> FastAPI:
+               queue_timeout_s: float | None = None) -> FastAPI:
     """Build the app.
 
     Args:
@@ -290,9 +289,11 @@ def create_app(config: Config, index: str | None = None, use_llm: bool = True, *
         use_llm: whether ``/v1/ask`` uses the model by default.
         bind_host: the address the server listens on (``server.host``); with an empty
             ``server.allowed_hosts`` it is accepted in ``Host`` besides the loopback names.
-        queue_timeout_s: how long a model request waits for a free run worker (then 503).
+        queue_timeout_s: how long a model request waits for a free run worker (then 503);
+            ``server.queue_timeout_s`` by default.
     """
-    service = _Service(config, index, use_llm, queue_timeout_s)
+    wait = config.server.queue_timeout_s if queue_timeout_s is None else queue_timeout_s
+    service = _Service(config, index, use_llm, wait)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
