@@ -10,7 +10,9 @@ A plugin is any module or object with a ``register_tools`` hook implementation::
         register(search, requires_env=["KEY"])        # shown as unavailable without KEY
 
 Third-party packages declare ``[project.entry-points.tooldeck]``; the built-in tools go
-through the same hook. A plugin that fails to import is disabled with a warning.
+through the same hook, as the plugin named ``builtin``. A plugin that fails to import is
+disabled with a warning; ``disabled_plugins`` names plugins not to load (entry-point names, or
+``builtin``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "tooldeck"
-BUILTIN_PLUGINS = ("tooldeck.tools.builtin",)
+# Plugin name -> module of tooldeck's own plugins.
+BUILTIN_PLUGINS = {"builtin": "tooldeck.tools.builtin"}
 NO_ENTRY_POINTS_ENV = "TOOLDECK_NO_ENTRY_POINTS"
 
 hookspec = pluggy.HookspecMarker("tooldeck")
@@ -85,7 +88,7 @@ def load_plugins(
     Args:
         entry_points_enabled: Load installed plugins; None reads ``TOOLDECK_NO_ENTRY_POINTS``
             (tests set it so installed plugins cannot change results).
-        disabled: Plugin names to skip.
+        disabled: Plugin names to skip (entry-point names, or ``builtin``).
         extra: (name, plugin object) pairs registered last (used by tests and embedders).
 
     Returns:
@@ -105,9 +108,9 @@ def load_plugins(
                 manager.register(ep.load(), name=ep.name)
             except Exception as exc:  # a broken plugin must not break the app
                 loaded.disable(ep.name, f"{type(exc).__name__}: {exc}")
-    for module_name in BUILTIN_PLUGINS:
-        if module_name not in skip:
-            manager.register(importlib.import_module(module_name), name="builtin")
+    for name, module_name in BUILTIN_PLUGINS.items():
+        if name not in skip and module_name not in skip:
+            manager.register(importlib.import_module(module_name), name=name)
     for name, plugin in extra:
         manager.register(plugin, name=name)
     return loaded

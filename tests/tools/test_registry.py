@@ -97,7 +97,7 @@ def test_custom_tools_module(config: Any, monkeypatch: Any) -> None:
     registry = build_registry(cfg, load_plugins(entry_points_enabled=False))
     assert registry.get("reverse_text").plugin == "custom:custom_tools_module"
     bad = config.model_copy(update={"custom_tools": ["no_such_module_xyz"]})
-    with pytest.raises(ConfigError, match="'no_such_module_xyz' cannot be imported"):
+    with pytest.raises(ConfigError, match="'no_such_module_xyz' not found .*check the name"):
         build_registry(bad, load_plugins(entry_points_enabled=False))
 
 
@@ -210,3 +210,81 @@ def test_a_plugin_with_bad_examples_is_disabled_not_the_app(config: Any, caplog:
     assert registry.get("echo").plugin == "test"  # the good plugin's echo, not the bad one's
     assert "tool 'lookup': example 0 is invalid" in registry.failed_plugins["bad"]
     assert "plugin 'bad' disabled" in caplog.text
+
+
+# --- disabled_plugins and custom_tools as config.yaml documents them (issue 10, item 4) -------
+
+
+def test_disabled_plugins_builtin_disables_the_builtin_tools(config: Any) -> None:
+    off = config.model_copy(update={"disabled_plugins": ["builtin"]})
+    assert build_registry(off).names() == []  # the manager built from the config
+    plugins = load_plugins(entry_points_enabled=False, extra=[("test", DemoPlugin())])
+    assert build_registry(off, plugins).names() == ["boom", "echo", "search", "sleepy"]
+    no_test = config.model_copy(update={"disabled_plugins": ["test"]})
+    plugins = load_plugins(entry_points_enabled=False, extra=[("test", DemoPlugin())])
+    assert "echo" not in build_registry(no_test, plugins).names()
+
+
+_MYTOOLS = """from langchain_core.tools import tool
+
+
+@tool
+def shout(text: str) -> str:
+    \"\"\"Upper-case the text.
+
+    Args:
+        text: the text
+    \"\"\"
+    return text.upper()
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: Any) -> Any:
+    """An empty working directory that is not on sys.path; modules imported from it are dropped."""
+    monkeypatch.chdir(tmp_path)
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        if name.startswith(("mytools", "broken_tools")):
+            del sys.modules[name]
+
+
+def test_custom_tools_module_in_the_working_directory(config: Any, workdir: Path) -> None:
+    (workdir / "mytools.py").write_text(_MYTOOLS)
+    assert str(workdir) not in sys.path
+    cfg = config.model_copy(update={"custom_tools": ["mytools"]})
+    registry = build_registry(cfg, load_plugins(entry_points_enabled=False))
+    assert registry.get("shout").plugin == "custom:mytools"
+    assert str(workdir) not in sys.path  # only while importing
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("x = 1\n\nraise RuntimeError('bad setup')\n", r"RuntimeError: bad setup \(.*broken_tools.py, line 3\)"),
+        ("import no_such_dependency_xyz\n", r"ModuleNotFoundError: No module named 'no_such_dependency_xyz' \(.*broken_tools.py, line 1\)"),
+        ("def f(:\n", r"SyntaxError: .*broken_tools.py, line 1\)"),
+    ],
+)  # fmt: skip
+def test_errors_inside_a_custom_module_are_reported_as_they_are(
+    config: Any, workdir: Path, source: str, expected: str
+) -> None:
+    (workdir / "broken_tools.py").write_text(source)
+    cfg = config.model_copy(update={"custom_tools": ["broken_tools"]})
+    with pytest.raises(ConfigError, match="'broken_tools' failed to import: " + expected):
+        build_registry(cfg, load_plugins(entry_points_enabled=False))
+
+
+def test_the_tooldeck_command_finds_custom_tools_in_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "mytools.py").write_text(_MYTOOLS)
+    (tmp_path / "config.yaml").write_text("custom_tools: [mytools]\n")
+    script = Path(sys.executable).parent / "tooldeck"
+    env = {**os.environ, "TOOLDECK_DATA_DIR": str(tmp_path / "data")}
+    env.pop("PYTHONPATH", None)
+    out = subprocess.run(
+        [str(script), "tools", "list"], cwd=tmp_path, capture_output=True, text=True, env=env,
+        timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "shout" in out.stdout and "custom:mytools" in out.stdout

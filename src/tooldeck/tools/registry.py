@@ -12,8 +12,11 @@ import importlib
 import inspect
 import os
 import re
+import sys
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -280,12 +283,16 @@ def build_registry(config: Config, plugins: LoadedPlugins | None = None) -> Tool
 
     Raises:
         PluginError: Two plugins register the same tool name.
-        ConfigError: A ``custom_tools`` module cannot be imported.
+        ConfigError: A ``custom_tools`` module is not found (it is looked for in the working
+            directory too), raises as it loads (the message gives the error, file and line),
+            or has no tools.
     """
     loaded = plugins or load_plugins(disabled=config.disabled_plugins)
     registry = ToolRegistry()
     for impl in loaded.manager.hook.register_tools.get_hookimpls():
         name = impl.plugin_name
+        if name in config.disabled_plugins:
+            continue  # a pre-built manager may hold it
         register = _Register(registry, name, config)
         try:
             impl.function(register=register)
@@ -324,14 +331,69 @@ class _Register:
 def _register_module(registry: ToolRegistry, module_name: str) -> None:
     from langchain_core.tools import BaseTool
 
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        msg = f"custom_tools: module {module_name!r} cannot be imported ({exc}); check the name"
-        raise ConfigError(msg) from None
+    module = _import_custom(module_name)
     tools = [obj for obj in vars(module).values() if isinstance(obj, BaseTool)]
     if not tools:
         msg = f"custom_tools: module {module_name!r} defines no @tool functions"
         raise ConfigError(msg)
     for tool in tools:
         registry.register(tool, plugin=f"custom:{module_name}")
+
+
+def _is_the_module(exc: ModuleNotFoundError, module_name: str) -> bool:
+    """Whether ``exc`` says the module (or a package on its path) is missing, not a dependency."""
+    missing = exc.name or ""
+    return bool(missing) and (module_name == missing or module_name.startswith(missing + "."))
+
+
+def _import_custom(module_name: str) -> ModuleType:
+    """Import a ``custom_tools`` module, from the working directory too.
+
+    The ``tooldeck`` command does not put the working directory on ``sys.path`` (``python -m``
+    does), so a module that is not found is looked for there as well, as ``python`` would.
+
+    Raises:
+        ConfigError: The module is not found (check the name), or it raised while importing
+            (the real error, with the file and line it came from).
+    """
+    error: Exception
+    try:
+        return _import_with_cwd(module_name)
+    except ModuleNotFoundError as exc:
+        if _is_the_module(exc, module_name):
+            msg = (
+                f"custom_tools: module {module_name!r} not found in the working directory "
+                f"({os.getcwd()}) or on the Python path; check the name"
+            )
+            raise ConfigError(msg) from None
+        error = exc
+    except Exception as exc:  # whatever the user's module raises while it loads
+        error = exc
+    msg = f"custom_tools: module {module_name!r} failed to import: {_where(error)}"
+    raise ConfigError(msg) from None
+
+
+def _import_with_cwd(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        if not _is_the_module(exc, module_name) or cwd in sys.path:
+            raise
+    sys.path.insert(0, cwd)  # for the import and the imports it makes as it loads
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove(cwd)
+
+
+def _where(exc: BaseException) -> str:
+    """``Type: message (file, line N)`` for the innermost frame (or a syntax error's place)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{text} ({exc.filename}, line {exc.lineno})"
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if "importlib" not in f.filename] or frames
+    if user:
+        return f"{text} ({user[-1].filename}, line {user[-1].lineno})"
+    return text
