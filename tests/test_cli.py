@@ -98,6 +98,7 @@ def test_self_ask_names_an_unknown_search_tool() -> None:
     out = cli("run", "--agent", "self-ask", "hi", env={"TOOLDECK_AGENT__SEARCH_TOOL": "nope"})
     assert out.returncode == 2, out.stderr
     assert "agent.search_tool 'nope' is not a registered tool" in out.stderr
+    assert "calculator" not in out.stderr  # only search tools are suggested
     no_traceback(out)
 
 

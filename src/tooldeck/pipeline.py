@@ -79,6 +79,26 @@ def _configured_tools(registry: ToolRegistry, names: list[str]) -> list[BaseTool
         raise type(exc)(f"config key tools: {exc}") from None
 
 
+def _search_tool(registry: ToolRegistry, name: str) -> BaseTool:
+    """The self-ask search tool; errors suggest only available ``kind: "search"`` tools."""
+    usable = [e.name for e in registry.search_tools() if e.unavailable() is None and e.name != name]
+    if usable:
+        hint = f"set agent.search_tool to one of {', '.join(usable)}"
+    else:
+        hint = (
+            "no search tool is available (a tool with metadata kind 'search', such as the "
+            "built-in duckduckgo, or retriever once an index is built)"
+        )
+    if name not in registry.names():
+        msg = f"agent.search_tool {name!r} is not a registered tool; self-ask needs a search tool: "
+        raise ConfigError(msg + hint)
+    reason = registry.get(name).unavailable()
+    if reason is not None:
+        msg = f"agent.search_tool {name!r} is unavailable ({reason}); or {hint}"
+        raise ConfigError(msg)
+    return registry.get(name).tool
+
+
 def build_agent(
     config: Config,
     *,
@@ -131,14 +151,7 @@ def build_agent(
         )
     grammar = wants_grammar(config, chat)
     if kind == "self-ask":
-        name = config.agent.search_tool
-        if name not in registry.names():
-            msg = (
-                f"agent.search_tool {name!r} is not a registered tool; self-ask needs a search "
-                f"tool: set agent.search_tool to one of {', '.join(registry.names())}"
-            )
-            raise ConfigError(msg)
-        search = registry.select([name])[0]
+        search = _search_tool(registry, config.agent.search_tool)
         loop = partial(_self_ask, search, limits, grammar)
     else:
         tools = _configured_tools(registry, config.tools)

@@ -8,6 +8,8 @@ A plugin is any module or object with a ``register_tools`` hook implementation::
     def register_tools(register):
         register(my_tool)                             # a BaseTool or a plain function
         register(search, requires_env=["KEY"])        # shown as unavailable without KEY
+        register(scrape, requires_packages=["bs4"])   # unavailable unless bs4 imports
+        register(lookup, availability=check)          # check() -> "needs ..." or None
 
 Third-party packages declare ``[project.entry-points.tooldeck]``; the built-in tools go
 through the same hook, as the plugin named ``builtin``. A plugin that fails to import is
@@ -52,13 +54,17 @@ _log = logging.getLogger("tooldeck.plugins")
 class _Specs:
     @hookspec
     def register_tools(self, register: Register) -> None:
-        """Register tools by calling ``register(tool, requires_env=(...))`` for each.
+        """Register tools by calling ``register(tool, ...)`` for each.
 
         Args:
             register: The callback; takes a LangChain ``BaseTool`` or a typed, documented
-                function, and optionally the env vars the tool needs to be available. Its
-                ``config`` attribute is the effective :class:`tooldeck.config.Config`, for
-                plugins whose tools depend on settings (as the built-in retriever does).
+                function, and optionally what the tool needs to be available:
+                ``requires_env`` (env var names), ``requires_packages`` (import names) and
+                ``availability`` (a callable returning why the tool cannot run here, such as
+                ``"needs index: run ..."``, or None). Its ``config`` attribute is the
+                effective :class:`tooldeck.config.Config`, for plugins whose tools depend on
+                settings (as the built-in retriever does). Metadata conventions (worked
+                ``examples``, ``kind: "search"``) are in :mod:`tooldeck.tools.registry`.
         """
 
 

@@ -14,6 +14,7 @@ from tooldeck.testing import ScriptedChatModel
 
 def make(config: Any, registry: Any, responses: list[Any], **agent: Any) -> Any:
     cfg = config.model_copy()
+    agent = {"search_tool": "search", **agent}
     cfg.agent = cfg.agent.model_copy(update={"type": "self-ask", **agent})
     model = ScriptedChatModel(responses=responses, repeat_last=True)
     return build_agent(cfg, registry=registry, model=model), model
@@ -72,3 +73,45 @@ async def test_async(config: Any, registry: Any) -> None:
     assert result["answer"] == "2.1 million" and result["steps"][0]["observation"].startswith(
         "Paris has"
     )
+
+
+def _kind_search(name: str) -> Any:
+    from langchain_core.tools import tool
+
+    @tool(name)
+    def find(query: str) -> str:
+        """Search the web for a query.
+
+        Args:
+            query: what to look for
+        """
+        return "found"
+
+    find.metadata = {"kind": "search"}
+    return find
+
+
+def test_unknown_search_tool_suggests_only_search_tools(config: Any, registry: Any) -> None:
+    registry.register(_kind_search("websearch"), plugin="test")
+    registry.register(_kind_search("keyed"), plugin="test", requires_env=["NO_SUCH_KEY_XYZ"])
+    with pytest.raises(ConfigError) as caught:
+        make(config, registry, ["x"], search_tool="nope")
+    text = str(caught.value)
+    assert "agent.search_tool 'nope' is not a registered tool" in text
+    assert text.endswith("set agent.search_tool to one of websearch")  # not calculator, echo...
+    with pytest.raises(ConfigError, match=r"'keyed' is unavailable \(needs NO_SUCH_KEY_XYZ\)"):
+        make(config, registry, ["x"], search_tool="keyed")
+
+
+def test_no_search_tool_at_all_says_so(config: Any, registry: Any) -> None:
+    with pytest.raises(ConfigError, match="no search tool is available") as caught:
+        make(config, registry, ["x"], search_tool="nope")
+    assert "calculator" not in str(caught.value)
+
+
+def test_any_search_kind_tool_serves_self_ask(config: Any, registry: Any) -> None:
+    registry.register(_kind_search("websearch"), plugin="test")
+    agent, _ = make(
+        config, registry, ["Follow up: who?", "So the final answer is: x"], search_tool="websearch"
+    )
+    assert agent.invoke("q")["steps"][0]["observation"] == "found"

@@ -288,3 +288,39 @@ def test_the_tooldeck_command_finds_custom_tools_in_the_working_directory(tmp_pa
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "shout" in out.stdout and "custom:mytools" in out.stdout
+
+
+# --- availability beyond env vars (issue 10, item 5) ------------------------------------------
+
+
+def test_availability_from_packages_and_checks(monkeypatch: Any) -> None:
+    from tests.helpers import search
+
+    registry = ToolRegistry()
+    registry.register(echo, plugin="p", requires_packages=["no_such_package_xyz", "json"])
+    state = {"reason": "needs index: run `tooldeck index docs PATH`"}
+    registry.register(search, plugin="p", availability=lambda: state["reason"])
+
+    def broken() -> str | None:
+        raise OSError("disk gone")
+
+    registry.register(_with_examples([]), plugin="p", availability=broken)
+    echo_entry = registry.get("echo")
+    assert echo_entry.availability == (
+        "needs package no_such_package_xyz: pip install no-such-package-xyz"
+    )
+    assert registry.get("search").availability == "needs index: run `tooldeck index docs PATH`"
+    assert registry.get("lookup").availability.startswith("unavailable: its check failed")
+    assert registry.select([]) == []
+    with pytest.raises(ConfigError, match="'search' is unavailable: needs index: run"):
+        registry.select(["search"])
+    state["reason"] = ""
+    assert registry.get("search").availability == "available"
+    assert [t.name for t in registry.select([])] == ["search"]
+
+
+def test_search_kind_convention(config: Any) -> None:
+    registry = build_registry(config, load_plugins(entry_points_enabled=False))
+    kinds = {entry.name: entry.kind for entry in registry.entries()}
+    assert kinds["retriever"] == "search" and kinds["calculator"] is None
+    assert "retriever" in [entry.name for entry in registry.search_tools()]

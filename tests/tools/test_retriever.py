@@ -23,7 +23,9 @@ def index_config(tmp_path_factory: Any) -> Any:
     index = open_index(config, "docs", create=True)
     index.update([REPO / "tests" / "fixtures" / "api"], config.rag.index("docs"))
     index.close()
-    open_index(config, "extra", create=True).close()
+    extra = open_index(config, "extra", create=True)
+    extra.update([REPO / "tests" / "fixtures" / "api" / "guide.md"], config.rag.index("extra"))
+    extra.close()
     return config
 
 
@@ -47,3 +49,21 @@ def test_registered_through_the_builtin_plugin(index_config: Any) -> None:
     registry = build_registry(index_config)
     assert {"retriever", "retriever_extra"} <= set(registry.names())
     assert registry.get("retriever").plugin == "builtin"
+
+
+def test_a_retriever_without_its_index_needs_it(config: Any) -> None:
+    from tooldeck.tools.registry import build_registry
+
+    registry = build_registry(config)  # a fresh data_dir: no index built
+    entry = registry.get("retriever")
+    assert entry.availability == "needs index: run `tooldeck index docs PATH`"
+    assert "retriever" not in [t.name for t in registry.select([])]
+    assert entry.kind == "search"
+
+
+def test_a_retriever_with_its_index_is_available(index_config: Any) -> None:
+    from tooldeck.tools.registry import build_registry
+
+    registry = build_registry(index_config)
+    assert registry.get("retriever").availability == "available"
+    assert registry.get("retriever_extra").availability == "available"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
     from langchain_core.tools import BaseTool
 
-    from tooldeck.tools.registry import ToolExample
+    from tooldeck.tools.examples import ToolExample
     from tooldeck.tools.runner import Observation
 
 __all__ = [
@@ -120,7 +120,7 @@ def _arg_hint(spec: dict[str, Any]) -> str:
 def _examples(tool: BaseTool) -> list[ToolExample]:
     """The tool's worked examples; a tool that was never registered may carry bad ones: none."""
     from tooldeck.errors import PluginError
-    from tooldeck.tools.registry import tool_examples
+    from tooldeck.tools.examples import tool_examples
 
     try:
         return tool_examples(tool)
@@ -133,7 +133,7 @@ def describe_tools(tools: Sequence[BaseTool]) -> str:
 
     A tool may carry ``metadata={"examples": [{"question", "input", "observation",
     "answer"?, "thought"?}]}`` (checked at registration, see
-    :class:`tooldeck.tools.registry.ToolExample`); the first two show a small model the exact
+    :class:`tooldeck.tools.examples.ToolExample`); the first two show a small model the exact
     protocol with that tool.
     """
     blocks = []

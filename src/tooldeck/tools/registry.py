@@ -1,7 +1,20 @@
 """The tool registry: every tool, which plugin gave it, and whether it can run here.
 
+A tool is available unless something it needs is missing here: an env var (``requires_env``),
+a Python package (``requires_packages``, import names), or whatever its own ``availability``
+check reports (a callable returning a reason such as ``needs index: run ...``, or None).
+Unavailable tools are listed with the reason and are never offered to a model.
+
+Tool metadata conventions (``tool.metadata``), for plugins and the built-in tools alike:
+
+- ``"examples"``: worked examples, a list of
+  :class:`~tooldeck.tools.examples.ToolExample` dicts, checked at registration;
+- ``"kind": "search"``: the tool answers a free-text query (its one required argument) with
+  text passages, as web search and the ``retriever`` do; self-ask can use any such tool as its
+  ``agent.search_tool``, and only these are suggested for it.
+
 Every tool is checked as it is registered: a valid name, a usable input schema, and worked
-examples (``metadata["examples"]``, see :class:`ToolExample`) whose input fits that schema. A
+examples whose input fits that schema (:mod:`tooldeck.tools.examples`). A
 plugin whose hook registers a tool that fails a check is disabled with a warning, the tools it
 had registered with it, and the app runs on without it. Two tools with one name stay an error.
 """
@@ -9,6 +22,7 @@ had registered with it, and the app runs on without it. Two tools with one name 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import os
 import re
@@ -19,116 +33,32 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from tooldeck.errors import ConfigError, PluginError, UnknownToolError
 from tooldeck.plugins import LoadedPlugins, load_plugins
+from tooldeck.tools.examples import tool_examples
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
     from tooldeck.config import Config
 
-__all__ = ["ToolEntry", "ToolExample", "ToolRegistry", "build_registry", "tool_examples"]
+__all__ = ["Availability", "ToolEntry", "ToolRegistry", "build_registry"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
-class ToolExample(BaseModel):
-    """One worked example in a tool's ``metadata["examples"]``, shown to the model by ReAct.
-
-    Attributes:
-        question: A question a user might ask.
-        input: The tool's arguments for it (must validate against the tool's schema).
-        observation: What the tool returns for that input.
-        answer: The final answer the example ends with (optional).
-        thought: The thought before the action (optional; a stock one otherwise).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    question: str
-    input: dict[str, Any]
-    observation: str
-    answer: str | None = None
-    thought: str | None = None
-
-
-def _check_input(tool: BaseTool, arguments: dict[str, Any]) -> None:
-    """Validate example arguments against the tool's schema (ValueError/ValidationError).
-
-    Unknown arguments are refused too: the grammar lets a model write only the schema's own.
-    """
-    schema = tool.tool_call_schema
-    model = schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
-    spec: dict[str, Any] = model.model_json_schema() if model else dict(schema or {})  # type: ignore[arg-type]
-    known = spec.get("properties", {})
-    unknown = [name for name in arguments if name not in known]
-    if unknown:
-        msg = f"unknown arguments {unknown}; the tool takes {sorted(known)}"
-        raise ValueError(msg)
-    if model is not None:
-        model.model_validate(arguments)
-        return
-    missing = [name for name in spec.get("required", []) if name not in arguments]
-    if missing:
-        msg = f"missing required arguments {missing}"
-        raise ValueError(msg)
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
-        )
-    return str(exc)
-
-
-def tool_examples(tool: BaseTool, plugin: str = "") -> list[ToolExample]:
-    """The tool's worked examples, checked.
-
-    Args:
-        tool: The tool; its ``metadata["examples"]`` is a list of ``{question, input,
-            observation[, answer, thought]}`` dicts (or :class:`ToolExample` objects).
-        plugin: The plugin that gives it, named in the error.
-
-    Returns:
-        The examples, in order (none when the tool has none).
-
-    Raises:
-        PluginError: Not a list, or an example of another shape or with input the tool's
-            schema refuses; the message names the tool and the example's index.
-    """
-    raw = (tool.metadata or {}).get("examples")
-    where = f"plugin {plugin!r}: tool {tool.name!r}" if plugin else f"tool {tool.name!r}"
-    if raw is None:
-        return []
-    if not isinstance(raw, list | tuple):
-        msg = f"{where}: metadata['examples'] must be a list, not {type(raw).__name__}"
-        raise PluginError(msg)
-    examples = []
-    for index, item in enumerate(raw):
-        try:
-            example = ToolExample.model_validate(item)
-            _check_input(tool, example.input)
-        except (ValidationError, ValueError, TypeError) as exc:
-            msg = (
-                f"{where}: example {index} is invalid ({_problem(exc)}); an example is "
-                "{question: str, input: {arguments}, observation: str, answer?: str, "
-                "thought?: str}"
-            )
-            raise PluginError(msg) from None
-        examples.append(example)
-    return examples
+Availability = Callable[[], "str | None"]
 
 
 @dataclass(frozen=True)
 class ToolEntry:
-    """A registered tool."""
+    """A registered tool and what it needs to run here."""
 
     tool: BaseTool
     plugin: str
     requires_env: tuple[str, ...] = ()
+    requires_packages: tuple[str, ...] = ()
+    check: Availability | None = None
 
     @property
     def name(self) -> str:
@@ -141,15 +71,47 @@ class ToolEntry:
         lines = (self.tool.description or "").strip().splitlines()
         return lines[0] if lines else ""
 
+    @property
+    def kind(self) -> str | None:
+        """``metadata["kind"]`` (``"search"`` for query-answering tools), if set."""
+        kind = (self.tool.metadata or {}).get("kind")
+        return kind if isinstance(kind, str) else None
+
     def missing_env(self) -> list[str]:
         """Env vars the tool needs that are not set."""
         return [var for var in self.requires_env if not os.environ.get(var)]
 
+    def missing_packages(self) -> list[str]:
+        """Python packages (import names) the tool needs that are not installed."""
+        return [name for name in self.requires_packages if not _importable(name)]
+
+    def unavailable(self) -> str | None:
+        """Why the tool cannot run here (``needs ...``), or None when it can."""
+        missing = self.missing_env()
+        if missing:
+            return "needs " + ", ".join(missing)
+        packages = self.missing_packages()
+        if packages:
+            pip = " ".join(name.split(".")[0].replace("_", "-") for name in packages)
+            return f"needs package {', '.join(packages)}: pip install {pip}"
+        if self.check is None:
+            return None
+        try:
+            return self.check() or None
+        except Exception as exc:  # a check that fails says so instead of breaking the listing
+            return f"unavailable: its check failed ({type(exc).__name__}: {exc})"
+
     @property
     def availability(self) -> str:
-        """``available`` or ``needs VAR[, VAR]``."""
-        missing = self.missing_env()
-        return "available" if not missing else "needs " + ", ".join(missing)
+        """``available``, or why not (``needs VAR``, ``needs package X: ...``, ``needs index``)."""
+        return self.unavailable() or "available"
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class ToolRegistry:
@@ -199,7 +161,13 @@ class ToolRegistry:
         return tool
 
     def register(
-        self, tool: BaseTool | Callable[..., Any], *, plugin: str, requires_env: Iterable[str] = ()
+        self,
+        tool: BaseTool | Callable[..., Any],
+        *,
+        plugin: str,
+        requires_env: Iterable[str] = (),
+        requires_packages: Iterable[str] = (),
+        availability: Availability | None = None,
     ) -> ToolEntry:
         """Check a tool (see :meth:`check`) and add it.
 
@@ -207,6 +175,9 @@ class ToolRegistry:
             tool: A LangChain ``BaseTool``, or a typed function with a docstring.
             plugin: The name of the plugin that gives it.
             requires_env: Env vars it needs to run.
+            requires_packages: Python packages (import names) it needs to run.
+            availability: Called when availability is shown or tools are chosen: returns why
+                the tool cannot run here (``needs index: run ...``), or None when it can.
 
         Returns:
             The new entry.
@@ -222,7 +193,7 @@ class ToolRegistry:
                 f"(already registered by {other!r}); rename one or disable a plugin"
             )
             raise PluginError(msg)
-        entry = ToolEntry(tool, plugin, tuple(requires_env))
+        entry = ToolEntry(tool, plugin, tuple(requires_env), tuple(requires_packages), availability)
         self._entries[tool.name] = entry
         return entry
 
@@ -251,20 +222,25 @@ class ToolRegistry:
             raise UnknownToolError(msg)
         return self._entries[name]
 
+    def search_tools(self) -> list[ToolEntry]:
+        """Entries whose ``metadata["kind"]`` is ``"search"`` (see the module docstring)."""
+        return [entry for entry in self.entries() if entry.kind == "search"]
+
     def select(self, names: Sequence[str]) -> list[BaseTool]:
         """Return the named tools, or every available tool when ``names`` is empty.
 
         Raises:
             UnknownToolError: A name is not registered.
-            ConfigError: A named tool is unavailable here (missing env var).
+            ConfigError: A named tool is unavailable here; the message says what it needs.
         """
         if not names:
-            return [e.tool for e in self.entries() if not e.missing_env()]
+            return [e.tool for e in self.entries() if e.unavailable() is None]
         chosen = []
         for name in names:
             entry = self.get(name)
-            if entry.missing_env():
-                msg = f"tool {name!r} is unavailable: {entry.availability}"
+            reason = entry.unavailable()
+            if reason is not None:
+                msg = f"tool {name!r} is unavailable: {reason}"
                 raise ConfigError(msg)
             chosen.append(entry.tool)
         return chosen
@@ -319,13 +295,25 @@ class _Register:
         self.config = config
         self.rejected: PluginError | None = None
 
-    def __call__(self, tool: Any, requires_env: Iterable[str] = ()) -> None:
+    def __call__(
+        self,
+        tool: Any,
+        requires_env: Iterable[str] = (),
+        requires_packages: Iterable[str] = (),
+        availability: Availability | None = None,
+    ) -> None:
         try:
             checked = self._registry.check(tool, plugin=self._plugin)
         except PluginError as exc:
             self.rejected = exc
             raise
-        self._registry.register(checked, plugin=self._plugin, requires_env=requires_env)
+        self._registry.register(
+            checked,
+            plugin=self._plugin,
+            requires_env=requires_env,
+            requires_packages=requires_packages,
+            availability=availability,
+        )
 
 
 def _register_module(registry: ToolRegistry, module_name: str) -> None:

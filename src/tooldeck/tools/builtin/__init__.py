@@ -24,10 +24,10 @@ def register_tools(register: Register) -> None:
     register(calculator)
     config = getattr(register, "config", None)
     if config is not None:
-        from tooldeck.tools.builtin.retriever import retriever_tools
+        from tooldeck.tools.builtin.retriever import index_availability, retriever_tools
 
         for tool in retriever_tools(config):
-            register(tool)
+            register(tool, availability=index_availability(tool))
     for name in TOOL_MODULES:
         module = importlib.import_module(f"tooldeck.tools.builtin.{name}")
         module.register_into(register, config)
