@@ -158,6 +158,47 @@ def test_tools_commands() -> None:
     assert out.returncode == 0 and out.stdout.strip() == "1024"
 
 
+def test_tools_list_json(tmp_path: Path) -> None:
+    out = cli("tools", "list", "--json", env={"TOOLDECK_DATA_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    tools = {tool["name"]: tool for tool in json.loads(out.stdout)}
+    calculator = tools["calculator"]
+    assert set(calculator) == {
+        "name", "plugin", "description", "availability", "kind", "args_schema"
+    }  # fmt: skip
+    assert calculator["plugin"] == "builtin" and calculator["availability"] == "available"
+    assert calculator["args_schema"]["required"] == ["expression"]
+    assert tools["retriever"]["availability"] == "needs index: run `tooldeck index docs PATH`"
+
+
+def test_tools_list_wraps_long_names(capsys: Any) -> None:
+    from langchain_core.tools import tool
+
+    from tooldeck.console import print_tools
+    from tooldeck.tools.registry import ToolRegistry
+
+    name = "a_tool_name_of_sixty_four_characters_" + "x" * 27
+
+    @tool(name)
+    def long_named(text: str) -> str:
+        """A tool whose name is as long as names may be.
+
+        Args:
+            text: anything
+        """
+        return text
+
+    registry = ToolRegistry()
+    registry.register(long_named, plugin="plugin", requires_env=["A_VERY_LONG_ENV_VAR_NAME_XYZ"])
+    print_tools(registry)
+    lines = capsys.readouterr().out.splitlines()
+    boundary = lines[0].index("plugin")
+    assert "…" not in "".join(lines)
+    assert "".join(line[:boundary].strip() for line in lines[1:]) == name  # wrapped, whole
+    reason = "".join(line[lines[0].index("availability") :].strip() for line in lines[1:])
+    assert reason.replace(" ", "") == "needsA_VERY_LONG_ENV_VAR_NAME_XYZ"
+
+
 def test_models_list(tmp_path: Path) -> None:
     out = cli("models", "list", env={"TOOLDECK_DATA_DIR": str(tmp_path)})
     assert out.returncode == 0 and "qwen2.5-coder-1.5b" in out.stdout and "embedded" in out.stdout

@@ -62,8 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     tools = sub.add_parser("tools", help="list tools, or run one directly").add_subparsers(
         dest="tools_command", metavar="ACTION", required=True
     )
-    tools.add_parser(
+    tools_list = tools.add_parser(
         "list", help="name, plugin, description and availability of every tool", parents=[common]
+    )
+    tools_list.add_argument(
+        "--json", action="store_true", help="print a JSON list, with each tool's args schema"
     )
     tool_run = tools.add_parser("run", help="run one tool with JSON arguments", parents=[common])
     tool_run.add_argument("name")
@@ -222,7 +225,7 @@ def _cmd_tools(args: argparse.Namespace) -> int:
     config = _load(args)
     registry = build_registry(config)
     if args.tools_command == "list":
-        print_tools(registry)
+        print_tools(registry, as_json=args.json)
         return 0
     try:
         arguments = json.loads(args.arguments)

@@ -19,7 +19,7 @@ from tooldeck.redact import scrub
 
 if TYPE_CHECKING:
     from tooldeck.agents.runnable import BaseAgent
-    from tooldeck.tools.registry import ToolRegistry
+    from tooldeck.tools.registry import ToolEntry, ToolRegistry
 
 __all__ = [
     "chat_loop",
@@ -108,17 +108,45 @@ def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
         memory.add(text, str(result.get("answer", "")))
 
 
-def print_tools(registry: ToolRegistry) -> None:
-    """The tools table, then any disabled plugins."""
-    table = Table("name", "plugin", "description", "availability", box=None)
-    for entry in registry.entries():
-        style = "green" if entry.availability == "available" else "yellow"
-        table.add_row(
-            entry.name, entry.plugin, escape(entry.summary), f"[{style}]{entry.availability}[/]"
-        )
-    _out.print(table)
+def print_tools(registry: ToolRegistry, *, as_json: bool = False) -> None:
+    """The tools table (long names and reasons wrap, never cut), then any disabled plugins.
+
+    Args:
+        registry: The tools.
+        as_json: Print a JSON list of ``{name, plugin, description, availability, kind,
+            args_schema}`` instead of the table.
+    """
+    rows = [(entry, entry.availability) for entry in registry.entries()]
+    if as_json:
+        print_json([_tool_json(entry, availability) for entry, availability in rows])
+    else:
+        table = Table(box=None)
+        for header in ("name", "plugin", "description", "availability"):
+            table.add_column(header, overflow="fold")
+        for entry, availability in rows:
+            style = "green" if availability == "available" else "yellow"
+            table.add_row(
+                escape(entry.name),
+                escape(entry.plugin),
+                escape(entry.summary),
+                f"[{style}]{escape(availability)}[/]",
+            )
+        _out.print(table)
     for name, reason in registry.failed_plugins.items():
         _err.print(f"[yellow]plugin {name!r} disabled: {escape(scrub(reason))}[/yellow]")
+
+
+def _tool_json(entry: ToolEntry, availability: str) -> dict[str, Any]:
+    schema = entry.tool.tool_call_schema
+    args = schema if isinstance(schema, dict) else schema.model_json_schema()  # type: ignore[union-attr]
+    return {
+        "name": entry.name,
+        "plugin": entry.plugin,
+        "description": entry.tool.description,
+        "availability": availability,
+        "kind": entry.kind,
+        "args_schema": args,
+    }
 
 
 def run_one_tool(registry: ToolRegistry, name: str, arguments: Any, timeout_s: float) -> int:
@@ -127,8 +155,9 @@ def run_one_tool(registry: ToolRegistry, name: str, arguments: Any, timeout_s: f
     from tooldeck.tools.runner import run_tool
 
     entry = registry.get(name)
-    if entry.missing_env():
-        msg = f"tool {name!r} is unavailable: {entry.availability}"
+    reason = entry.unavailable()
+    if reason is not None:
+        msg = f"tool {name!r} is unavailable: {reason}"
         raise ConfigError(msg)
     observation = run_tool(entry.tool, arguments, timeout_s=timeout_s, max_chars=100_000)
     if observation.error:
