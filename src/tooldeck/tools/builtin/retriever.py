@@ -22,6 +22,16 @@ __all__ = ["RetrieverInput", "RetrieverTool", "index_availability", "retriever_t
 
 _PASSAGE_CHARS = 800
 
+_EXAMPLE = {
+    "question": "How do I start a new session with the API?",
+    "input": {"query": "create a new session"},
+    "observation": (
+        "[1] rest POST /session (source: openapi.json)\nCreate a new session. Body: "
+        '{"user": string}. Returns the session id.'
+    ),
+    "answer": 'Send POST /session with a JSON body {"user": ...}; it returns the session id.',
+}
+
 
 class RetrieverInput(BaseModel):
     """Arguments of the retriever tool."""
@@ -95,7 +105,7 @@ def retriever_tools(config: Config) -> list[RetrieverTool]:
             ),
             config=config,
             index_name=index,
-            metadata={"kind": "search"},
+            metadata={"kind": "search", "examples": [_EXAMPLE]},
         )
         for index in names
     ]
