@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.embeddings import Embeddings
 
 from tooldeck.config import EmbeddingsConfig, RagConfig
 from tooldeck.errors import ConfigError, ModelError
@@ -89,9 +90,10 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_links_that_leave_the_folder_are_skipped_with_a_warning(tree: Path) -> None:
-    warnings: list[str] = []
-    files = iter_files([tree], warn=warnings.append)
+    files = iter_files([tree])
     assert files == [tree.resolve() / "docs" / "guide.md"]
+    warnings: list[str] = []
+    assert iter_files([tree], warn=warnings.append) == files
     said = "\n".join(warnings)
     for name in ("passwd.txt", "status.txt", "secret.md", "vendor"):
         assert f"{tree.resolve() / name}: " in said
@@ -117,9 +119,10 @@ def test_link_loops_and_dangling_links_are_skipped_not_fatal(tmp_path: Path) -> 
     (tmp_path / "pong.md").symlink_to(tmp_path / "ping.md")
     (tmp_path / "gone.md").symlink_to(tmp_path / "deleted.md")
     (tmp_path / "gone-folder").symlink_to(tmp_path / "nothing", target_is_directory=True)
-    warnings: list[str] = []
-    files = iter_files([tmp_path], warn=warnings.append)
+    files = iter_files([tmp_path])  # no RuntimeError("Symlink loop"), no FileNotFoundError
     assert files == [tmp_path.resolve() / "good.md"]
+    warnings: list[str] = []
+    iter_files([tmp_path], warn=warnings.append)
     assert sorted(Path(w.split(": ")[0].removeprefix("skipped ")).name for w in warnings) == [
         "gone-folder", "gone.md", "ping.md", "pong.md", "self.md"]
     assert all("symbolic link that leads nowhere" in w for w in warnings)
@@ -148,6 +151,7 @@ def test_files_are_opened_without_following_links(tmp_path: Path) -> None:
     real.unlink()
     real.symlink_to("/etc/passwd")  # swapped after listing
     report = load_paths(listed, warn=lambda _: None)
+    assert str(real) not in report.documents  # /etc/passwd is not read
     assert "symbolic link" in report.skipped[str(real)]
 
 
@@ -161,17 +165,19 @@ def test_fifos_and_devices_are_skipped_never_read(tmp_path: Path) -> None:
     (tmp_path / "ok.md").write_text("# ok\n")
     result = _isolated("""
         root = Path(P["root"])
-        rag = RagConfig(follow_external_links=True)  # even then: only regular files
-        files = iter_files([root, root / "named.txt"], rag=rag, warn=warnings.append)
+        files = iter_files([root, root / "named.txt"])
         errors = []
         for path in (root / "pipe.md", Path("/dev/zero"), Path("/dev/null")):
             try:
                 load_file(path)
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
-        done(files=[str(f) for f in files], warnings=warnings, errors=errors)
+        rag = RagConfig(follow_external_links=True)  # even then: only regular files
+        followed = iter_files([root, root / "named.txt"], rag=rag, warn=warnings.append)
+        done(files=[str(f) for f in files], followed=[str(f) for f in followed],
+             warnings=warnings, errors=errors)
     """, timeout=30, root=str(tmp_path))
-    assert result["files"] == [str(tmp_path.resolve() / "ok.md")]
+    assert result["files"] == result["followed"] == [str(tmp_path.resolve() / "ok.md")]
     said = "\n".join(result["warnings"])
     assert "pipe.md: a FIFO" in said and "named.txt: a FIFO" in said
     assert "zero.txt: a link to a device" in said
@@ -344,6 +350,7 @@ def test_a_nul_byte_past_the_first_8_kb_marks_the_file_binary(tmp_path: Path) ->
     late = tmp_path / "late.txt"
     late.write_bytes(b"a" * 9_010 + b"\x00" + b"b" * 100)
     report = load_paths([late], warn=lambda _: None)
+    assert str(late) not in report.documents
     assert report.skipped[str(late)] == "binary data (a NUL byte at offset 9010), not text"
 
 
@@ -404,16 +411,28 @@ def test_an_embeddings_provider_failure_is_a_model_error(unauthorised: str) -> N
         embeddings.embed_query("hello")
 
 
+class FailingEmbeddings(Embeddings):
+    """A provider class whose backend is down (and whose error repeats its token)."""
+
+    def __init__(self, token: str = "") -> None:
+        self.token = token
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise RuntimeError(f"backend down for token={self.token}")
+
+    def embed_query(self, text: str) -> list[float]:
+        raise ConnectionError(f"backend down for token={self.token}")
+
+
 def test_a_class_provider_failure_is_a_model_error() -> None:
     from tooldeck.models.embeddings import get_embeddings
 
-    config = EmbeddingsConfig(provider="langchain_core.embeddings:DeterministicFakeEmbedding",
-                              kwargs={"size": 4})
-    embeddings = get_embeddings(config)
-    inner = embeddings.inner  # type: ignore[attr-defined]
-    object.__setattr__(inner, "size", "four")  # makes the fake raise inside the provider
-    with pytest.raises(ModelError, match="DeterministicFakeEmbedding' failed: .*embeddings.kwargs"):
-        embeddings.embed_query("x")
+    provider = f"{__name__}:FailingEmbeddings"
+    embeddings = get_embeddings(EmbeddingsConfig(provider=provider,
+                                                 kwargs={"token": "tok-secret-7"}))
+    for call in (lambda: embeddings.embed_documents(["x"]), lambda: embeddings.embed_query("x")):
+        with pytest.raises(ModelError, match="FailingEmbeddings' failed: .*embeddings.kwargs") as e:
+            call()
+        assert "tok-secret-7" not in str(e.value) and "token=***" in str(e.value)
     with pytest.raises(ConfigError, match="could not be built"):
-        get_embeddings(EmbeddingsConfig(provider=config.provider, kwargs={"size": "x", "api_key":
-                                                                          "tok-secret"}))
+        get_embeddings(EmbeddingsConfig(provider=provider, kwargs={"nope": 1}))

@@ -6,8 +6,10 @@ file, and stop before the text is built rather than after:
 
 - one rendered document holds at most ``rag.max_document_chars`` characters; the rest is cut
   and a note says so;
-- the documents of one file hold at most ``rag.max_expanded_chars`` characters more than the
-  file itself; past that the file is skipped with a :class:`LoaderError`.
+- the operations of one OpenAPI file, and one YAML document with its aliases copied out, hold
+  at most ``rag.max_expanded_chars`` characters more than the file itself; past that the file
+  is skipped with a :class:`LoaderError`. Other formats render in proportion to the file and
+  are only cut per document.
 """
 
 from __future__ import annotations
@@ -144,6 +146,16 @@ class Budget:
                    "(rag.max_expanded_chars plus the file's size); YAML aliases or $refs that "
                    "repeat the same parts many times?")
             raise LoaderError(msg)
+
+    def text(self, lines: Lines) -> str:
+        """The text of a finished document that renders data no bigger than the file's.
+
+        JSON records and YAML records (whose aliases :mod:`tooldeck.rag.safe_yaml` bounded when
+        loading) render in proportion to the file, so they are cut but not charged.
+        """
+        if lines.full:
+            self.cut += 1
+        return lines.text()
 
     def finish(self, lines: Lines, extra: int = 0) -> str:
         """The text of a finished document, charged to the file with ``extra`` characters.

@@ -118,23 +118,22 @@ def _record_document(record: dict[str, Any], source: str, line: int, budget: Bud
         call = bounded_text(record["api_call"], budget.document_chars)
         ref = bounded_text(call, _LABEL)
         title = bounded_text(record.get("api_name") or ref, _LABEL)
-        text = budget.finish(out, extra=2 * len(call) + len(ref) + len(title))
+        text = budget.text(out)
         return _doc(text, source, ref, title, kind="function", example=call, line=line,
                     api_call=call, domain=bounded_text(record.get("domain", ""), _LABEL))
     text_key = next((k for k in ("text", "content", "page_content", "body") if
                      isinstance(record.get(k), str)), None)
     label = record.get("id") or record.get("name") or record.get("title") or f"{name}:{line}"
     ref = bounded_text(label, _LABEL)
-    if text_key:  # the file's own text, not rendered: never cut, but counted
+    if text_key:  # the file's own text, not rendered: never cut
         text = record[text_key]
         title = bounded_text(record.get("title") or ref, _LABEL)
-        budget.charge(len(text) + len(ref) + len(title))
     else:
         out = budget.document()
         for key, value in record.items():
             if not out.add(f"{bounded_text(key, _LABEL)}: {bounded_text(value, out.room)}"):
                 break
-        text, title = budget.finish(out, extra=2 * len(ref)), ref
+        text, title = budget.text(out), ref
     return _doc(text, source, ref, title, line=line)
 
 
