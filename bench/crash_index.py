@@ -4,10 +4,11 @@ python bench/crash_index.py [--runs 50] [--seed 1]
 
 Each run changes a small corpus (the API fixtures plus slices of the TF Hub API file), starts
 ``tooldeck index NAME CORPUS`` (plain or ``--rebuild``, at random) with ``TOOLDECK_DATA_DIR`` in
-a temporary folder, and sends SIGKILL after a random delay. Then a plain re-run and
-``tooldeck ask NAME ... --no-llm --json`` must succeed, and SQLite and Chroma must hold exactly
-the chunk ids of the corpus as it now is. The data folder is kept from run to run, so a run
-also starts from whatever the previous ones left.
+a temporary folder, and sends SIGKILL after a random delay: anywhere in a rebuild, and for a
+plain run from the end of its start-up to just past its undisturbed end (where it writes).
+Then a plain re-run and ``tooldeck ask NAME ... --no-llm --json`` must succeed, and SQLite and
+Chroma must hold exactly the chunk ids of the corpus as it now is. The data folder is kept from
+run to run, so a run also starts from whatever the previous ones left.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 NAME = "crash"
-_LAST_PLAIN = [0.0]  # how long the last plain re-run took: the scale of the next plain kill
 
 
 @dataclass
@@ -88,9 +88,10 @@ def _records() -> list[str]:
         return [line for line in handle if line.strip()]
 
 
-def _mutate(corpus: Path, records: list[str], rng: random.Random, step: int) -> str:
+def _mutate(corpus: Path, records: list[str], rng: random.Random, step: int,
+            force: str | None = None) -> str:
     """Change the corpus one way or another; return what was done."""
-    choice = rng.choice(["append", "prepend", "slice", "remove", "none"])
+    choice = force or rng.choice(["append", "prepend", "slice", "slice", "remove", "none"])
     if choice == "append":
         guide = corpus / "guide.md"
         guide.write_text(guide.read_text() + f"\n## Note {step}\n\nRegion {step} is eu-west.\n")
@@ -98,8 +99,8 @@ def _mutate(corpus: Path, records: list[str], rng: random.Random, step: int) -> 
         client = corpus / "client.py"
         client.write_text(f'"""Revision {step}."""\n' + client.read_text())
     elif choice == "slice":
-        start = rng.randrange(0, len(records) - 40)
-        (corpus / f"hub_{rng.randrange(2)}.jsonl").write_text("".join(records[start:start + 40]))
+        start = rng.randrange(0, len(records) - 100)
+        (corpus / f"hub_{rng.randrange(2)}.jsonl").write_text("".join(records[start:start + 100]))
     elif choice == "remove":
         extra = corpus / "notes.md"
         if extra.exists():
@@ -152,10 +153,8 @@ def _trial(cmd: list[str], delay: float, env: dict[str, str], cwd: Path) -> bool
 def _check(exe: list[str], corpus: Path, data_dir: Path, env: dict[str, str], cwd: Path
            ) -> tuple[bool, bool, str]:
     """Plain re-run and ask; (recovered, ids match, note)."""
-    start = time.perf_counter()
     rerun = subprocess.run([*exe, "index", NAME, str(corpus)], env=env, cwd=cwd,
                            capture_output=True, text=True)
-    _LAST_PLAIN[0] = time.perf_counter() - start
     if rerun.returncode:
         return False, False, f"re-run exit {rerun.returncode}: {rerun.stderr.strip()[-300:]}"
     ask = subprocess.run([*exe, "ask", NAME, "how do I create a session?", "--no-llm", "--json"],
@@ -187,19 +186,23 @@ def main() -> None:
         (corpus / "hub_0.jsonl").write_text("".join(records[:40]))
         env = _env(data_dir)
         first = _timed([*exe, "index", NAME, str(corpus)], env, root)
-        base = {"rebuild": _timed([*exe, "index", NAME, str(corpus), "--rebuild"], env, root)}
-        _mutate(corpus, records, rng, -1)
-        _LAST_PLAIN[0] = _timed([*exe, "index", NAME, str(corpus)], env, root)
-        print(f"undisturbed: first run {first:.1f} s, rebuild {base['rebuild']:.1f} s, plain "
-              f"update {_LAST_PLAIN[0]:.1f} s; SIGKILL after uniform(0.1, 1.0) x the last such "
-              "run's time\n")
+        rebuild = _timed([*exe, "index", NAME, str(corpus), "--rebuild"], env, root)
+        idle = _timed([*exe, "index", NAME, str(corpus)], env, root)  # start-up, hashing
+        _mutate(corpus, records, rng, -1, force="slice")
+        busy = _timed([*exe, "index", NAME, str(corpus)], env, root)
+        windows = {"rebuild": (0.1 * rebuild, rebuild), "plain": (0.8 * idle, 1.1 * busy)}
+        print(f"undisturbed: first run {first:.1f} s, rebuild {rebuild:.1f} s, plain run with "
+              f"nothing to do {idle:.1f} s, with a new slice {busy:.1f} s; SIGKILL after "
+              f"uniform({windows['rebuild'][0]:.1f}, {windows['rebuild'][1]:.1f}) s for a "
+              f"rebuild, uniform({windows['plain'][0]:.1f}, {windows['plain'][1]:.1f}) s for a "
+              "plain run (its writing phase)\n")
         tallies = {"plain": Tally(), "rebuild": Tally()}
         states: dict[str, int] = {}
         for step in range(args.runs):
             change = _mutate(corpus, records, rng, step)
             mode = rng.choice(["plain", "rebuild"])
             cmd = [*exe, "index", NAME, str(corpus)] + (["--rebuild"] if mode == "rebuild" else [])
-            delay = rng.uniform(0.1, 1.0) * (base[mode] if mode == "rebuild" else _LAST_PLAIN[0])
+            delay = rng.uniform(*windows[mode])
             tally = tallies[mode]
             tally.runs += 1
             before = index_generation(data_dir, NAME)

@@ -274,7 +274,7 @@ class HybridIndex:
         from tooldeck.rag.loaders import iter_files
 
         start = time.perf_counter()
-        files = iter_files(paths)
+        files = iter_files(paths, rag=self.rag, warn=warn)
         with lifecycle.write_lock(self.data_dir, self.name, self.rag.lock_timeout_s):
             lifecycle.clean_leftovers(self.dir)
             lifecycle.adopt_legacy(self.dir)

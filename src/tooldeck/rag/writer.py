@@ -96,7 +96,7 @@ def plan_update(
             plan.unchanged.append(str(path))
         else:
             todo.append((path, digest))
-    report = load_paths([p for p, _ in todo], int(rag.max_file_mb * 1e6), warn)
+    report = load_paths([p for p, _ in todo], warn=warn, rag=rag)
     plan.skipped = report.skipped
     for path, digest in todo:
         docs = report.documents.get(str(path))
