@@ -310,8 +310,7 @@ class CalculatorInput(BaseModel):
 def calculator(expression: str) -> str:
     """Compute an arithmetic expression and return the number.
 
-    Use it for any math instead of computing in your head. Integers come back exact (up to
-    1000 digits); other results to 12 significant digits.
+    Use it for any math instead of computing in your head.
     """
     return evaluate(expression)
 
