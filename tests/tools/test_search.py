@@ -504,3 +504,10 @@ def test_the_built_in_registry_offers_duckduckgo_without_a_key(config: Any) -> N
     assert registry.get("duckduckgo").availability == "available"
     assert registry.get("serper").availability == "needs SERPER_API_KEY"
     assert registry.get("serpapi").availability == "needs SERPAPI_API_KEY"
+
+
+def test_the_search_tools_are_tagged_for_self_ask(config: Any) -> None:
+    from tooldeck.tools.registry import build_registry
+
+    names = {entry.name for entry in build_registry(config).search_tools()}
+    assert {"duckduckgo", "serper", "serpapi"} <= names

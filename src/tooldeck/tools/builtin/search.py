@@ -557,7 +557,7 @@ def register_into(register: Register, config: Config | None) -> None:
         SerpAPITool(web=web),
     ]
     for tool in tools:
-        tool.metadata = {"examples": [_EXAMPLES[tool.name]]}
+        tool.metadata = {"kind": "search", "examples": [_EXAMPLES[tool.name]]}
         if isinstance(tool, _KeyedSearchTool) and getattr(web, tool.config_key) is None:
             register(tool, requires_env=(tool.env_var,))
         else:
