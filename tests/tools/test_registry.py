@@ -324,3 +324,16 @@ def test_search_kind_convention(config: Any) -> None:
     kinds = {entry.name: entry.kind for entry in registry.entries()}
     assert kinds["retriever"] == "search" and kinds["calculator"] is None
     assert "retriever" in [entry.name for entry in registry.search_tools()]
+
+
+def test_a_web_tool_module_that_cannot_import_costs_only_its_tools(
+    config: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    import sys
+
+    from tooldeck.tools.registry import build_registry
+
+    monkeypatch.setitem(sys.modules, "tooldeck.tools.builtin.youtube", None)
+    names = build_registry(config).names()
+    assert "calculator" in names and "web_fetch" in names and "youtube" not in names
+    assert "built-in tools of youtube are unavailable" in caplog.text

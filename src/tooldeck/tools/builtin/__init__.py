@@ -7,10 +7,13 @@ The calculator and one retriever per index come first; then each module of
 from __future__ import annotations
 
 import importlib
+import logging
 
 from tooldeck.plugins import Register, hookimpl
 
 __all__ = ["TOOL_MODULES", "register_tools"]
+
+_log = logging.getLogger("tooldeck.tools")
 
 # Modules under tooldeck.tools.builtin with a register_into(register, config), in listing order.
 TOOL_MODULES = ("search", "web_fetch", "summarize", "wikipedia", "youtube")
@@ -29,5 +32,9 @@ def register_tools(register: Register) -> None:
         for tool in retriever_tools(config):
             register(tool, availability=index_availability(tool))
     for name in TOOL_MODULES:
-        module = importlib.import_module(f"tooldeck.tools.builtin.{name}")
+        try:
+            module = importlib.import_module(f"tooldeck.tools.builtin.{name}")
+        except ImportError as exc:  # a missing optional package costs its tools, not the others
+            _log.warning("built-in tools of %s are unavailable: %s", name, exc)
+            continue
         module.register_into(register, config)
