@@ -442,3 +442,30 @@ def _search_and_close(config: Any, question: str) -> list[Any]:
         return index.search(question, 1)
     finally:
         index.close()
+
+
+def test_the_lock_file_can_go_without_splitting_the_lock(config: Any) -> None:
+    """A holder deletes the lock file of an index that is gone; a waiter then locks a new one."""
+    from tooldeck.errors import IndexBusyError
+
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def waiter() -> None:
+        first_in.wait(10)
+        with write_lock(config.data_dir, "x", 10):
+            order.append("second in")
+            with pytest.raises(IndexBusyError):  # and it excludes everyone else
+                with write_lock(config.data_dir, "x", 0.2):
+                    pass
+            order.append("second out")
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    with write_lock(config.data_dir, "x", 10):  # no folder "x": the file goes on release
+        first_in.set()
+        threading.Event().wait(0.5)
+        order.append("first out")
+    thread.join(20)
+    assert order == ["first out", "second in", "second out"]
+    assert not (config.data_dir / "indexes" / ".locks" / "x.lock").exists()

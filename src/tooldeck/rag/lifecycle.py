@@ -51,7 +51,8 @@ _BUILDS = "builds"
 _SQLITE = "index.sqlite"
 _VECTORS = "chroma"
 _BUILD_ID = re.compile(r"^[0-9a-f]{1,20}-[0-9a-f]{8}$")
-_LEGACY_PARTS = (f"{_SQLITE}-wal", f"{_SQLITE}-shm", _SQLITE, _VECTORS)
+# index.sqlite moves first: a crash half-way leaves no complete index, so nothing inconsistent
+_LEGACY_PARTS = (_SQLITE, f"{_SQLITE}-wal", f"{_SQLITE}-shm", _VECTORS)
 
 
 @dataclass
@@ -96,8 +97,10 @@ def published(folder: Path) -> tuple[Path | None, str | None]:
     """
     try:
         pointer = (folder / _CURRENT).read_text("utf-8").strip()
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         pointer = ""
+    except (OSError, UnicodeDecodeError) as exc:  # not "absent": never taken as "no index"
+        raise IndexCorruptedError(f"cannot read {folder / _CURRENT} ({exc})") from exc
     if pointer:
         build_id = pointer.split()[0]
         build = folder / _BUILDS / build_id
