@@ -1,16 +1,242 @@
-"""Built-in web tool module (being built: registers nothing yet)."""
+"""``summarize``: summarise a long text, or a web page, with the configured chat model.
+
+The work is :class:`tooldeck.chains.summarize.SummarizeChain` (map-reduce over chunks sized to
+the model's context window); this module chooses the input, fetches a page when given a URL
+(through the guarded client, then :mod:`tooldeck.tools.extract` for the main text), and words
+every failure for the model. Bounds: ``web.summarize_max_chars`` characters of text, the
+chain's planned number of calls, and a time limit (``agent.tool_timeout_s`` unless set), so a
+run the agent has given up on stops calling the model. Progress reaches the caller's callbacks
+as ``summarize_progress`` custom events.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.wikipedia import (
+    net_timeouts,
+    network_failure,
+    run_bounded,
+    web_settings,
+)
 
 if TYPE_CHECKING:
-    from tooldeck.config import Config
+    from langchain_core.callbacks import (
+        AsyncCallbackManagerForToolRun,
+        CallbackManagerForToolRun,
+    )
+    from langchain_core.language_models import BaseChatModel
 
-__all__ = ["register_into"]
+    from tooldeck.chains.summarize import SummarizeChain
+    from tooldeck.config import Config
+    from tooldeck.tools.net import Response
+
+__all__ = ["MAX_TEXT_CHARS", "SummarizeInput", "SummarizeTool", "register_into"]
+
+MAX_TEXT_CHARS = 100_000_000  # the most web.summarize_max_chars can be set to
+_BARE_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "text/markdown")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class SummarizeInput(BaseModel):
+    """Arguments of the summarize tool: exactly one of ``text`` and ``url``."""
+
+    text: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT_CHARS,
+        description="the text to summarize (null when giving a url)",
+    )
+    url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="the http(s) address of a web page to summarize (null when giving text)",
+    )
+
+    @field_validator("text", "url", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SummarizeInput:
+        if self.text is None and self.url is None:
+            msg = "nothing to summarize: give the text in 'text', or a web page address in 'url'"
+            raise ValueError(msg)
+        if self.text is not None and self.url is not None:
+            msg = "give either 'text' or 'url', not both (set the other to null)"
+            raise ValueError(msg)
+        return self
+
+
+class SummarizeTool(BaseTool):
+    """Summarise a text or a web page by map-reduce with the chat model."""
+
+    name: str = "summarize"
+    description: str = (
+        "Summarize a long text or a web page in one paragraph. Give the text in text (url "
+        "null), or the page address in url (text null). Use it when asked for a summary, the "
+        "gist or the main points of something."
+    )
+    args_schema: type[BaseModel] = SummarizeInput
+    config: Any = None
+    chat_model: Any = None  # the configured model when None
+    policy: Any = None
+    max_seconds: float | None = None  # agent.tool_timeout_s when None
+
+    def _run(
+        self,
+        text: str | None = None,
+        url: str | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **_: Any,
+    ) -> str:
+        text, url = _route(text, url)
+        title, body = self._page(url) if url else ("", text or "")
+        callbacks = run_manager.get_child() if run_manager else None
+        try:
+            summary = self._chain().invoke(body, config={"callbacks": callbacks})
+        except Exception as exc:
+            raise _failure(exc) from None
+        return _observation(url, title, body, summary)
+
+    async def _arun(
+        self,
+        text: str | None = None,
+        url: str | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+        **_: Any,
+    ) -> str:
+        text, url = _route(text, url)
+        title, body = ("", text or "")
+        if url:
+            bound = web_settings(self.config).timeout_s + 30  # the fetch, then the extraction
+            title, body = await run_bounded(lambda: self._page(url), bound, self.name)
+        callbacks = run_manager.get_child() if run_manager else None
+        try:
+            summary = await self._chain().ainvoke(body, config={"callbacks": callbacks})
+        except Exception as exc:
+            raise _failure(exc) from None
+        return _observation(url, title, body, summary)
+
+    def _chain(self) -> SummarizeChain:
+        from tooldeck.chains.summarize import SummarizeChain
+
+        config = self.config
+        seconds = self.max_seconds
+        if seconds is None and config is not None:
+            seconds = config.agent.tool_timeout_s
+        return SummarizeChain(
+            self._model(),
+            context_tokens=config.model.n_ctx if config is not None else None,
+            max_chars=web_settings(config).summarize_max_chars,
+            max_seconds=seconds,
+        )
+
+    def _model(self) -> BaseChatModel:
+        if self.chat_model is None:
+            from tooldeck.config import Config
+            from tooldeck.models import get_chat_model
+
+            config = self.config if self.config is not None else Config()
+            self.chat_model = get_chat_model(config.model, config.data_dir)
+        model: BaseChatModel = self.chat_model
+        return model
+
+    def _page(self, url: str) -> tuple[str, str]:
+        """Fetch a page; return its title and main text."""
+        from tooldeck.errors import ContentTypeError, NetworkError
+        from tooldeck.tools.net import fetch
+
+        web = web_settings(self.config)
+        try:
+            response = fetch(
+                url,
+                headers={"User-Agent": web.user_agent, "Accept": ", ".join(_PAGE_TYPES)},
+                policy=self.policy,
+                max_bytes=web.max_bytes,
+                timeout=net_timeouts(web),
+                allowed_types=_PAGE_TYPES,
+            )
+        except ContentTypeError as exc:
+            msg = (
+                f"summarize reads HTML and plain-text pages only ({exc}); "
+                "fetch the text another way and pass it as text"
+            )
+            raise ToolException(msg) from None
+        except NetworkError as exc:
+            raise network_failure("the web page", exc) from None
+        title, body = _readable(response)
+        if not body.strip():
+            msg = f"{url} has no readable text to summarize; try another page"
+            raise ToolException(msg)
+        return title, body
+
+
+def _route(text: str | None, url: str | None) -> tuple[str | None, str | None]:
+    """A ``text`` that is only a URL is read as ``url`` (small models mix them up)."""
+    if url is None and text is not None and _BARE_URL.fullmatch(text.strip()):
+        return None, text.strip()
+    if url is not None:
+        url = url.strip()
+        if not _BARE_URL.fullmatch(url):
+            msg = f"{url[:100]!r} is not an http(s) address; pass a URL such as https://..."
+            raise ToolException(msg)
+    return text, url
+
+
+def _readable(response: Response) -> tuple[str, str]:
+    """A page's title and main text (plain text passes through)."""
+    from tooldeck.tools.extract import decode_body, read_html
+
+    content_type = response.headers.get("content-type")
+    if response.content_type in _HTML_TYPES:
+        page = read_html(response.content, content_type, response.url, max_links=0)
+        return page.title, page.text
+    return "", decode_body(response.content, content_type)
+
+
+def _failure(exc: Exception) -> Exception:
+    """The chain's errors, worded for the model (anything else passes unchanged)."""
+    from tooldeck.errors import ConfigError, InputError, ModelError, ToolTimeoutError
+
+    if isinstance(exc, InputError | ConfigError):
+        return ToolException(str(exc))
+    if isinstance(exc, ToolTimeoutError):
+        return ToolException(f"{exc}; summarize a shorter text or raise agent.tool_timeout_s")
+    if isinstance(exc, ModelError):
+        return ToolException(f"the model failed while summarizing ({exc}); try a shorter text")
+    return exc
+
+
+def _observation(url: str | None, title: str, body: str, summary: str) -> str:
+    words = len(body.split())
+    if url:
+        named = f"; {title[:120]!r}" if title else ""
+        return f"Summary of {url} ({words:,} words{named}):\n{summary}"
+    return f"Summary of the text ({words:,} words):\n{summary}"
+
+
+SUMMARIZE_EXAMPLES = [
+    {
+        "question": "Summarize https://example.com/rivers",
+        "input": {"text": None, "url": "https://example.com/rivers"},
+        "observation": (
+            "Summary of https://example.com/rivers (2,310 words; 'Rivers of Europe'):\n"
+            "The article describes the longest rivers of Europe, led by the Volga."
+        ),
+        "answer": "The page describes Europe's longest rivers; the Volga is the longest.",
+    }
+]
 
 
 def register_into(register: Register, config: Config | None) -> None:
-    """Register this module's tools (none yet)."""
+    """Register the ``summarize`` tool (its model is built on first use)."""
+    tool = SummarizeTool(config=config)
+    tool.metadata = {"examples": SUMMARIZE_EXAMPLES}
+    register(tool)
