@@ -22,11 +22,12 @@ __all__ = ["check_question", "open_index"]
 def open_index(config: Config, name: str | None = None, create: bool = False) -> HybridIndex:
     """Open index ``name`` (``rag.default_index`` when ``None``) with the configured embeddings.
 
-    The embedding model is built on first use, so opening is cheap.
+    Opening is cheap: nothing is read until the first search, and the embedding model is built
+    on first use. With ``create`` nothing is written either; ``update`` builds the index.
 
     Raises:
-        IndexNotFoundError: no such index and ``create`` is false.
-        IndexCorruptedError: its files cannot be read.
+        IndexNotFoundError: no complete index of that name and ``create`` is false.
+        InputError: a name that is not allowed.
     """
     from tooldeck.rag.index import HybridIndex
 
