@@ -314,7 +314,7 @@ def test_blocked_address_is_an_observation() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "content_type", "expected"),
     [
-        (404, b"", "text/html", "the web page: no such page (HTTP 404); check the address"),
+        (404, b"", "text/html", "the web page: no such page (HTTP 404); check the URL"),
         (503, b"", "text/html", "the web page has a server problem (HTTP 503)"),
         (200, b"%PDF-1.7", "application/pdf", "summarize reads HTML and plain-text pages only"),
         (200, b"<html><body></body></html>", "text/html", "has no readable text"),

@@ -179,7 +179,7 @@ def test_server_error_says_try_later(site: _Site) -> None:
 def test_redirect_to_cloud_metadata_is_refused(site: _Site) -> None:
     text = _fails(_tool(), site.url("/metadata"))
     assert "169.254.169.254" in text and "cloud metadata" in text
-    assert "Only complete, public http(s) URLs can be read" in text
+    assert "tooldeck only fetches public http(s) addresses; check the URL" in text
     assert [r.path for r in site.server.requests] == ["/metadata"]
 
 

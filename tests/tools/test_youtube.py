@@ -207,7 +207,7 @@ def test_a_page_over_the_byte_cap() -> None:
     big = b"<html>" + b"x" * 5000 + b"</html>"
     with serving(lambda req, conn: reply(conn, 200, big, HTML)) as server:
         obs = run_tool(make_tool(server, max_bytes=1024), {"query": "lofi"}, timeout_s=10)
-    assert obs.error and "more than web.max_bytes allows" in obs.text
+    assert obs.error and "larger than web.max_bytes (1024 bytes)" in obs.text
 
 
 async def test_timeout_within_the_bound() -> None:
@@ -221,7 +221,7 @@ async def test_timeout_within_the_bound() -> None:
         started = time.monotonic()
         obs = await arun_tool(make_tool(server, timeout_s=0.3), {"query": "lofi"}, timeout_s=10)
         elapsed = time.monotonic() - started
-    assert obs.error and "YouTube did not answer in time" in obs.text
+    assert obs.error and "YouTube did not answer within web.timeout_s (0.3 s)" in obs.text
     assert elapsed < 3
 
 

@@ -18,10 +18,13 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tooldeck.plugins import Register
-from tooldeck.tools.builtin.wikipedia import (
-    net_timeouts,
-    network_failure,
+from tooldeck.tools.builtin.web_common import (
+    HTML_TYPES,
+    WEB_PAGE,
+    bound_s,
+    network_advice,
     run_bounded,
+    web_request,
     web_settings,
 )
 
@@ -40,8 +43,7 @@ __all__ = ["MAX_TEXT_CHARS", "SummarizeInput", "SummarizeTool", "register_into"]
 
 MAX_TEXT_CHARS = 100_000_000  # the most web.summarize_max_chars can be set to
 _BARE_URL = re.compile(r"https?://\S+", re.IGNORECASE)
-_PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "text/markdown")
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_PAGE_TYPES = (*HTML_TYPES, "text/plain", "text/markdown")
 
 
 class SummarizeInput(BaseModel):
@@ -115,7 +117,7 @@ class SummarizeTool(BaseTool):
         text, url = _route(text, url)
         title, body = ("", text or "")
         if url:
-            bound = web_settings(self.config).timeout_s + 30  # the fetch, then the extraction
+            bound = bound_s(web_settings(self.config), 1, slack_s=30)  # fetch, then extraction
             title, body = await run_bounded(lambda: self._page(url), bound, self.name)
         callbacks = run_manager.get_child() if run_manager else None
         try:
@@ -151,16 +153,14 @@ class SummarizeTool(BaseTool):
     def _page(self, url: str) -> tuple[str, str]:
         """Fetch a page; return its title and main text."""
         from tooldeck.errors import ContentTypeError, NetworkError
-        from tooldeck.tools.net import fetch
 
         web = web_settings(self.config)
         try:
-            response = fetch(
+            response = web_request(
                 url,
-                headers={"User-Agent": web.user_agent, "Accept": ", ".join(_PAGE_TYPES)},
+                web,
                 policy=self.policy,
-                max_bytes=web.max_bytes,
-                timeout=net_timeouts(web),
+                headers={"Accept": ", ".join(_PAGE_TYPES)},
                 allowed_types=_PAGE_TYPES,
             )
         except ContentTypeError as exc:
@@ -170,7 +170,7 @@ class SummarizeTool(BaseTool):
             )
             raise ToolException(msg) from None
         except NetworkError as exc:
-            raise network_failure("the web page", exc) from None
+            raise ToolException(network_advice(exc, WEB_PAGE, web)) from None
         title, body = _readable(response)
         if not body.strip():
             msg = f"{url} has no readable text to summarize; try another page"
@@ -195,7 +195,7 @@ def _readable(response: Response) -> tuple[str, str]:
     from tooldeck.tools.extract import decode_body, read_html
 
     content_type = response.headers.get("content-type")
-    if response.content_type in _HTML_TYPES:
+    if response.content_type in HTML_TYPES:
         page = read_html(response.content, content_type, response.url, max_links=0)
         return page.title, page.text
     return "", decode_body(response.content, content_type)

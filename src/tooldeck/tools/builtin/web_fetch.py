@@ -3,11 +3,12 @@
 This module owns what the model sees of a fetched URL: which content types are read (HTML,
 plain text, JSON; anything else is refused by name before its body is downloaded), how much
 text comes back (``web.max_chars``, then a note saying how much was cut), how many links
-(``web.max_links``), and the wording of every failure, each of which says what happened and
-what to do next. The request goes through the guarded client (:mod:`tooldeck.tools.net`: SSRF
-guard on every hop, timeouts, byte cap); bytes become text in :mod:`tooldeck.tools.extract`,
-the same code ``bench/extraction.py`` measures. Failures are raised as ``ToolException`` and
-become observations in :mod:`tooldeck.tools.runner`.
+(``web.max_links``), and the wording of every failure to read a page, each of which says what
+happened and what to do next (network failures are worded, as for every web tool, in
+:mod:`tooldeck.tools.builtin.web_common`). The request goes through the guarded client
+(:mod:`tooldeck.tools.net`: SSRF guard on every hop, timeouts, byte cap); bytes become text
+in :mod:`tooldeck.tools.extract`, the same code ``bench/extraction.py`` measures. Failures
+are raised as ``ToolException`` and become observations in :mod:`tooldeck.tools.runner`.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
 from tooldeck.config_schema import WebConfig
-from tooldeck.errors import (
-    BlockedAddressError,
-    HTTPStatusError,
-    NetworkError,
-    NetworkTimeoutError,
-    ResponseTooLargeError,
-    TooManyRedirectsError,
-)
+from tooldeck.errors import NetworkError
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.web_common import (
+    HTML_TYPES,
+    WEB_PAGE,
+    net_timeouts,
+    network_advice,
+    web_settings,
+)
 from tooldeck.tools.extract import decode_body, read_html
 
 if TYPE_CHECKING:
@@ -44,10 +45,10 @@ MAX_URL_LENGTH = 2000
 # ReAct grammar's regex engine read it the same way; see agents/grammar.py).
 _URL_PATTERN = r"^[^\x00-\x20\x22\x5c\x7f]+$"
 _READS = "web_fetch reads HTML, plain text and JSON"
-_HTML = frozenset({"text/html", "application/xhtml+xml"})
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.9,*/*;q=0.1"
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")
 _SNIFF_BYTES = 1024
+_MOST_READ_S = 10.0  # the longest silence between two parts of a page
 _DESCRIPTION = (
     "Read one web page and return its title, main text (menus, ads and footers left out) and "
     "its links. Input: the full http(s) URL of the page, such as a link from a search result. "
@@ -121,7 +122,7 @@ def web_fetch_tool(
     Returns:
         The tool, with worked examples in its metadata.
     """
-    return WebFetchTool(web=config.web if config is not None else WebConfig(), policy=policy)
+    return WebFetchTool(web=web_settings(config), policy=policy)
 
 
 def register_into(register: Register, config: Config | None) -> None:
@@ -134,6 +135,7 @@ class _Fetched:
     url: str
     redirected_from: str | None
     content_type: str | None
+    media: str
     kind: str
     body: bytes
 
@@ -158,7 +160,7 @@ def fetch_page(url: str, web: WebConfig | None = None, *, policy: NetPolicy | No
     try:
         fetched = _download(target, web, policy)
     except NetworkError as exc:
-        raise ToolException(_explain(exc, web)) from None
+        raise ToolException(network_advice(exc, WEB_PAGE, web)) from None
     header = [f"URL: {fetched.url}"]
     if fetched.redirected_from:
         header[0] += f" (redirected from {fetched.redirected_from})"
@@ -169,7 +171,7 @@ def fetch_page(url: str, web: WebConfig | None = None, *, policy: NetPolicy | No
         text, note = _pretty_json(text)
         header.append(f"Content-Type: application/json{note}")
     else:
-        header.append(f"Content-Type: {_media(fetched.content_type) or 'text/plain'}")
+        header.append(f"Content-Type: {fetched.media or 'text/plain'}")
     body = _truncate(text.strip(), web.max_chars) or "(the response is empty)"
     return "\n".join(header) + "\n\n" + body
 
@@ -186,34 +188,29 @@ def _normalise_url(url: str) -> str:
 
 
 def _download(url: str, web: WebConfig, policy: NetPolicy | None) -> _Fetched:
-    from tooldeck.tools.net import Timeouts, stream
+    from tooldeck.tools.net import stream
+    from tooldeck.tools.net.body import media_type
 
-    timeouts = Timeouts(
-        connect_s=min(5.0, web.timeout_s), read_s=min(10.0, web.timeout_s), total_s=web.timeout_s
-    )
     headers = {"User-Agent": web.user_agent, "Accept": _ACCEPT}
+    timeouts = net_timeouts(web, most_read_s=_MOST_READ_S)
     with stream(
         url, headers=headers, policy=policy, max_bytes=web.max_bytes, timeout=timeouts
     ) as response:
         content_type = response.headers.get("content-type")
-        kind = _kind(_media(content_type))  # refused here, before the body is read
+        media = media_type(content_type)
+        kind = _kind(media)  # refused here, before the body is read
         body = response.read()
         final, redirects = response.url, response.redirects
     if not kind:
         kind = _sniff(body)
-    return _Fetched(final, redirects[0] if redirects else None, content_type, kind, body)
-
-
-def _media(content_type: str | None) -> str:
-    """``"Text/HTML; charset=utf-8"`` -> ``"text/html"`` (``""`` when absent)."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
+    return _Fetched(final, redirects[0] if redirects else None, content_type, media, kind, body)
 
 
 def _kind(media: str) -> str:
     """``html``, ``json``, ``text``, or ``""`` to sniff the body; refuses other types."""
     if not media:
         return ""
-    if media in _HTML:
+    if media in HTML_TYPES:
         return "html"
     if media in ("application/json", "text/json") or media.endswith("+json"):
         return "json"
@@ -287,40 +284,3 @@ def _truncate(text: str, limit: int) -> str:
         + f"\n[truncated: {rest:,} more characters; the first {cut:,} are shown (web.max_chars). "
         "If the answer is not above, fetch a more specific page]"
     )
-
-
-def _explain(exc: NetworkError, web: WebConfig) -> str:
-    """The failure, said for the model: what happened, then what to do."""
-    if isinstance(exc, BlockedAddressError):
-        return (
-            f"{exc}. Only complete, public http(s) URLs can be read; check the URL, or use "
-            "another one"
-        )
-    if isinstance(exc, HTTPStatusError):
-        return f"{exc}: {_status_advice(exc.status)}"
-    if isinstance(exc, NetworkTimeoutError):
-        return (
-            f"{exc} (limit {web.timeout_s:g} s): the site is slow or unreachable; try again "
-            "later or use another source"
-        )
-    if isinstance(exc, ResponseTooLargeError):
-        return (
-            f"{exc} (web.max_bytes): the page is too large to read; fetch a smaller, more "
-            "specific page"
-        )
-    if isinstance(exc, TooManyRedirectsError):
-        return f"{exc}: the site redirects in a loop; try another URL for the same content"
-    return f"{exc}: check the URL and that this machine is online, or try again later"
-
-
-def _status_advice(status: int) -> str:
-    if status in (401, 403, 407):
-        return "access denied (a login is needed, or robots are blocked); use another source"
-    if status in (404, 410):
-        return "no page at this address; check the URL, or search for the page"
-    if status == 429:
-        return "the site is limiting requests; try again later, or use another source"
-    if status >= 500:
-        return "the server failed; try again later, or use another source"
-    return "the server refused the request; check the URL"
-

@@ -10,132 +10,37 @@ guarded client (``tools.net``), JSON with ``formatversion=2``:
 
 The observation is the best article's title, URL and intro (bounded), plus the other
 candidate titles; or the candidates of a disambiguation page; or a plain "no article".
-
-This module also holds the few helpers every built-in web tool shares (settings, time
-limits, the wording of network failures, the bounded async run); ``summarize`` and
-``youtube`` import them from here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.web_common import (
+    Service,
+    bound_s,
+    network_advice,
+    run_bounded,
+    web_request,
+    web_settings,
+)
 
 if TYPE_CHECKING:
-    from tooldeck.config import Config, WebConfig
-    from tooldeck.errors import NetworkError
-    from tooldeck.tools.net import Timeouts
+    from tooldeck.config import Config
+    from tooldeck.config_schema import WebConfig
 
-__all__ = [
-    "WikipediaInput",
-    "WikipediaTool",
-    "net_timeouts",
-    "network_failure",
-    "register_into",
-    "run_bounded",
-    "web_settings",
-]
+__all__ = ["WikipediaInput", "WikipediaTool", "register_into"]
 
 LANG_PATTERN = r"^[a-z]{2,3}(-[a-z]{1,12})?$"
 _LANG = re.compile(LANG_PATTERN)
 _REQUESTS = 3  # search, page, links: the most one call makes
-_T = TypeVar("_T")
-
-
-# --- shared by the built-in web tools ---
-
-
-def web_settings(config: Config | None) -> WebConfig:
-    """The ``web`` section of ``config``, or its defaults when there is no config."""
-    from tooldeck.config import WebConfig
-
-    return config.web if config is not None else WebConfig()
-
-
-def net_timeouts(web: WebConfig) -> Timeouts:
-    """Per-request time limits from ``web.timeout_s`` (which bounds the whole request)."""
-    from tooldeck.tools.net import Timeouts
-
-    return Timeouts(connect_s=min(5.0, web.timeout_s), read_s=web.timeout_s, total_s=web.timeout_s)
-
-
-def network_failure(service: str, exc: NetworkError) -> ToolException:
-    """A failure of the guarded client, worded for the model: what happened, what to do.
-
-    Args:
-        service: Who was asked, such as ``"Wikipedia"`` or ``"the web page"``.
-        exc: The client's error.
-
-    Returns:
-        The exception to raise (the runner turns it into an observation).
-    """
-    from tooldeck.errors import (
-        BlockedAddressError,
-        ContentTypeError,
-        HTTPStatusError,
-        NetworkTimeoutError,
-        ResponseTooLargeError,
-        TooManyRedirectsError,
-    )
-
-    status = exc.status if isinstance(exc, HTTPStatusError) else 0
-    if isinstance(exc, BlockedAddressError):
-        advice = "refused: tooldeck only fetches public http(s) addresses; use a public URL"
-    elif isinstance(exc, NetworkTimeoutError):
-        advice = f"{service} did not answer in time; try again later"
-    elif status == 429:
-        advice = f"{service} is limiting requests (HTTP 429); wait a minute, then try again"
-    elif status >= 500:
-        advice = f"{service} has a server problem (HTTP {status}); try again later"
-    elif status in (404, 410):
-        advice = f"{service}: no such page (HTTP {status}); check the address"
-    elif status:
-        advice = f"{service} refused the request (HTTP {status})"
-    elif isinstance(exc, ResponseTooLargeError):
-        advice = f"{service} sent more than web.max_bytes allows; ask for something smaller"
-    elif isinstance(exc, ContentTypeError):
-        advice = f"{service} answered with content tooldeck cannot read; try again later"
-    elif isinstance(exc, TooManyRedirectsError):
-        advice = f"{service} redirects too many times; try another address"
-    else:
-        advice = f"{service} could not be reached; check the network connection or try later"
-    return ToolException(f"{advice} ({exc})")
-
-
-async def run_bounded(work: Callable[[], _T], seconds: float, tool_name: str) -> _T:
-    """Run a blocking tool body on a daemon thread; give up after ``seconds``.
-
-    Args:
-        work: The body (its own requests have time limits; this bounds the whole).
-        seconds: The most the caller waits.
-        tool_name: Named in the timeout message.
-
-    Returns:
-        The body's result.
-
-    Raises:
-        ToolException: It took longer than ``seconds``.
-    """
-    import asyncio
-
-    from tooldeck.tools.runner import daemon_call
-
-    try:
-        result: _T = await asyncio.wait_for(asyncio.wrap_future(daemon_call(work)), seconds)
-    except TimeoutError:
-        msg = f"{tool_name} did not finish within {seconds:g} s; try again later"
-        raise ToolException(msg) from None
-    return result
-
-
-# --- the tool ---
+_SERVICE = Service("Wikipedia")
 
 
 class WikipediaInput(BaseModel):
@@ -194,11 +99,10 @@ class WikipediaTool(BaseTool):
         try:
             return self._lookup(endpoint, topic, web)
         except NetworkError as exc:
-            raise network_failure("Wikipedia", exc) from None
+            raise ToolException(network_advice(exc, _SERVICE, web)) from None
 
     async def _arun(self, query: str, lang: str | None = None, **_: Any) -> str:
-        web = web_settings(self.config)
-        bound = _REQUESTS * web.timeout_s + 1
+        bound = bound_s(web_settings(self.config), _REQUESTS)
         return await run_bounded(lambda: self._run(query, lang), bound, self.name)
 
     def _lookup(self, endpoint: str, query: str, web: WebConfig) -> str:
@@ -264,15 +168,12 @@ class WikipediaTool(BaseTool):
         return [str(link["title"]) for link in links if "title" in link][: 2 * self.max_candidates]
 
     def _get(self, endpoint: str, params: dict[str, str], web: WebConfig) -> dict[str, Any]:
-        from tooldeck.tools.net import fetch
-
-        response = fetch(
+        response = web_request(
             endpoint,
-            params={**params, "format": "json", "formatversion": "2", "utf8": "1"},
-            headers={"User-Agent": web.user_agent, "Accept": "application/json"},
+            web,
             policy=self.policy,
-            max_bytes=web.max_bytes,
-            timeout=net_timeouts(web),
+            params={**params, "format": "json", "formatversion": "2", "utf8": "1"},
+            headers={"Accept": "application/json"},
             allowed_types=("application/json",),
         )
         data = response.json()

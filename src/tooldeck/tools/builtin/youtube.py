@@ -28,15 +28,20 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, model_validator
 
 from tooldeck.plugins import Register
-from tooldeck.tools.builtin.wikipedia import (
-    net_timeouts,
-    network_failure,
+from tooldeck.tools.builtin.web_common import (
+    MAX_CONNECT_S,
+    Service,
+    bound_s,
+    call_bounded,
+    network_advice,
     run_bounded,
+    web_request,
     web_settings,
 )
 
 if TYPE_CHECKING:
-    from tooldeck.config import Config, WebConfig
+    from tooldeck.config import Config
+    from tooldeck.config_schema import WebConfig
 
 __all__ = [
     "MAX_RESULTS",
@@ -59,6 +64,8 @@ _YOUTUBE_HOSTS = ("youtube.com", "youtu.be", "youtube-nocookie.com")
 _PATH_PREFIXES = ("/shorts/", "/embed/", "/live/", "/v/")
 _MAX_NODES = 200_000
 _TRANSCRIPT_LANGUAGES = ("en", "en-US", "en-GB")
+_REQUESTS = 3  # the most one call makes: a transcript reads the watch page, player, captions
+_SERVICE = Service("YouTube")
 
 
 class YoutubeInput(BaseModel):
@@ -301,39 +308,32 @@ class YoutubeTool(BaseTool):
         transcript_of: str | None = None,
         **_: Any,
     ) -> str:
-        bound = 3 * web_settings(self.config).timeout_s + 1
+        bound = bound_s(web_settings(self.config), _REQUESTS)
         return await run_bounded(
             lambda: self._run(query, max_results, transcript_of), bound, self.name
         )
 
     def _search(self, query: str, count: int, web: WebConfig) -> list[Video]:
         from tooldeck.errors import NetworkError
-        from tooldeck.tools.net import fetch
 
         try:
-            response = fetch(
+            response = web_request(
                 self.search_url,
+                web,
+                policy=self.policy,
                 params={"search_query": query, "hl": "en", "sp": "EgIQAQ=="},  # videos only
                 headers={
-                    "User-Agent": web.user_agent,
                     "Accept": "text/html",
                     "Accept-Language": "en-US,en;q=0.8",
                     "Cookie": "SOCS=CAI",  # the consent page's "reject all" answer
                 },
-                policy=self.policy,
-                max_bytes=web.max_bytes,
-                timeout=net_timeouts(web),
                 allowed_types=("text/html",),
             )
         except NetworkError as exc:
-            raise network_failure("YouTube", exc) from None
+            raise ToolException(network_advice(exc, _SERVICE, web)) from None
         return parse_results(response.text(), count)
 
     def _transcript(self, target: str, web: WebConfig) -> str:
-        import concurrent.futures
-
-        from tooldeck.tools.runner import daemon_call
-
         if not web.youtube_transcripts:
             msg = "transcripts are turned off; set web.youtube_transcripts: true to read them"
             raise ToolException(msg)
@@ -344,13 +344,9 @@ class YoutubeTool(BaseTool):
                 "such as dQw4w9WgXcQ or a youtube.com/watch?v=... URL"
             )
             raise ToolException(msg)
-        seconds = 3 * web.timeout_s + 1
-        future = daemon_call(lambda: self._fetch_transcript(video, web))
-        try:
-            return str(future.result(timeout=seconds))
-        except concurrent.futures.TimeoutError:
-            msg = f"YouTube did not send the transcript within {seconds:g} s; try again later"
-            raise ToolException(msg) from None
+        seconds = bound_s(web, _REQUESTS)
+        late = f"YouTube did not send the transcript within {seconds:g} s; try again later"
+        return call_bounded(lambda: self._fetch_transcript(video, web), seconds, late)
 
     def _fetch_transcript(self, video: str, web: WebConfig) -> str:
         try:
@@ -383,7 +379,7 @@ def _timed_session(timeout_s: float) -> Any:
 
     class _TimedSession(requests.Session):
         def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-            kwargs.setdefault("timeout", (min(5.0, timeout_s), timeout_s))
+            kwargs.setdefault("timeout", (min(MAX_CONNECT_S, timeout_s), timeout_s))
             return super().request(*args, **kwargs)
 
     return _TimedSession()
