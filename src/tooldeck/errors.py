@@ -29,7 +29,7 @@ and an exit code that ``cli.py`` maps it to::
     │   └── HashMismatchError               the file does not have the catalogue's SHA-256
     └── RetrievalError                      the RAG index
         ├── IndexNotFoundError (exit 2)     an index name that was never built
-        ├── EmptyIndexError (exit 2)        an index with no documents
+        ├── EmptyIndexError (exit 2)        an index with no documents, or a run that found none
         ├── IndexBusyError                  another process is writing the index
         ├── IndexCorruptedError             unreadable index files (rebuild it)
         └── LoaderError                     one file that cannot be loaded (skipped, warned)

@@ -98,14 +98,19 @@ def test_unknown_search_tool_suggests_only_search_tools(config: Any, registry: A
         make(config, registry, ["x"], search_tool="nope")
     text = str(caught.value)
     assert "agent.search_tool 'nope' is not a registered tool" in text
-    assert text.endswith("set agent.search_tool to one of websearch")  # not calculator, echo...
+    # the built-in duckduckgo and the test's websearch; not calculator, echo, nor unavailable ones
+    assert text.endswith("set agent.search_tool to one of duckduckgo, websearch")
     with pytest.raises(ConfigError, match=r"'keyed' is unavailable \(needs NO_SUCH_KEY_XYZ\)"):
         make(config, registry, ["x"], search_tool="keyed")
 
 
-def test_no_search_tool_at_all_says_so(config: Any, registry: Any) -> None:
+def test_no_search_tool_at_all_says_so(config: Any) -> None:
+    from tests.helpers import make_registry
+
+    without_web = make_registry(config.model_copy(update={"disabled_plugins": ["builtin"]}))
+    without_web.register(_kind_search("keyed"), plugin="test", requires_env=["NO_SUCH_KEY_XYZ"])
     with pytest.raises(ConfigError, match="no search tool is available") as caught:
-        make(config, registry, ["x"], search_tool="nope")
+        make(config, without_web, ["x"], search_tool="nope")
     assert "calculator" not in str(caught.value)
 
 

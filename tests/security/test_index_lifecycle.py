@@ -469,3 +469,29 @@ def test_the_lock_file_can_go_without_splitting_the_lock(config: Any) -> None:
     thread.join(20)
     assert order == ["first out", "second in", "second out"]
     assert not (config.data_dir / "indexes" / ".locks" / "x.lock").exists()
+
+
+def test_a_file_swapped_for_a_fifo_before_hashing_is_skipped_not_hung(tmp_path: Path) -> None:
+    from tooldeck.config import IndexConfig, RagConfig
+    from tooldeck.rag import writer
+
+    good, swapped = tmp_path / "good.md", tmp_path / "swapped.md"
+    good.write_text("# Good\n\nText.\n", "utf-8")
+    swapped.write_text("# Swapped\n\nText.\n", "utf-8")
+    files = [good, swapped]  # as listed, before the swap
+    swapped.unlink()
+    os.mkfifo(swapped)
+    warnings: list[str] = []
+    result: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: result.append(writer.plan_update(
+            files, {}, IndexConfig(), RagConfig(), True, warnings.append)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "hashing a FIFO hung"
+    plan = result[0]
+    assert str(swapped) in plan.skipped and "not a regular file" in plan.skipped[str(swapped)]
+    assert [str(p) for p, _, _ in plan.changed] == [str(good)]
+    assert any("swapped.md" in w for w in warnings)

@@ -50,6 +50,11 @@ def measure(fn, *args, memory=False, **kwargs):
     return result, seconds, peak
 
 def peak_rss_mb():
+    # VmHWM belongs to this process image; ru_maxrss would carry the forking parent's peak
+    # across exec (a test run that loaded the model would show gigabytes here)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def done(**result):

@@ -78,12 +78,9 @@ Progress = Callable[[int, int | None], None]
 
 
 def file_sha256(path: Path) -> str:
-    """Return the hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+    """Return the hex SHA-256 of a file."""
     with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def download_timeouts(size: int) -> Timeouts:

@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import os
 import stat
@@ -25,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from tooldeck.errors import InputError, LoaderError
 
@@ -228,7 +229,7 @@ def _link(walk: _Walk, path: Path) -> list[Path]:
     return []
 
 
-def open_regular(path: Path) -> BinaryIO:
+def open_regular(path: Path) -> io.BufferedReader:
     """Open a regular file for reading, never a link, FIFO or device, and never blocking.
 
     Raises:

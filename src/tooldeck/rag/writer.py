@@ -17,13 +17,14 @@ embedded from the stored text.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tooldeck.errors import EmptyIndexError
+from tooldeck.errors import EmptyIndexError, LoaderError
 
 if TYPE_CHECKING:
     from tooldeck.config import IndexConfig, RagConfig
@@ -34,6 +35,8 @@ __all__ = [
     "IndexStats", "Plan", "apply_plan", "chroma_metadata", "finish", "plan_update", "reconcile",
     "refuse_empty",
 ]
+
+_log = logging.getLogger("tooldeck.rag")
 
 EMBED_BATCH = 256
 Embed = Callable[[list[str]], list[list[float]]]
@@ -68,11 +71,15 @@ class Plan:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a regular file (never a link, FIFO or device swapped in since listing).
+
+    Raises:
+        LoaderError: the path is no longer a regular file, or cannot be read.
+    """
+    from tooldeck.rag.files import open_regular
+
+    with open_regular(path) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def chroma_metadata(meta: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
@@ -90,14 +97,20 @@ def plan_update(
 
     plan = Plan(files, known)
     todo: list[tuple[Path, str]] = []
+    unreadable: dict[str, str] = {}
     for path in files:
-        digest = _sha256(path)
+        try:
+            digest = _sha256(path)
+        except LoaderError as exc:
+            unreadable[str(path)] = str(exc)
+            (warn or _log.warning)(f"skipped {path}: {exc}")
+            continue
         if known.get(str(path)) == digest:
             plan.unchanged.append(str(path))
         else:
             todo.append((path, digest))
     report = load_paths([p for p, _ in todo], warn=warn, rag=rag)
-    plan.skipped = report.skipped
+    plan.skipped = {**unreadable, **report.skipped}
     for path, digest in todo:
         docs = report.documents.get(str(path))
         if docs is not None:  # a skipped file keeps what it had
