@@ -10,7 +10,7 @@ so that what ``bench/extraction.py`` measures is exactly what a fetched page goe
   gb18030).
 * :func:`extract_html`: HTML to a :class:`Page` (title, main text, links). The main text is
   trafilatura's with ``favor_precision`` and comments left out (the setting that scored best
-  of those compared in ``bench/EXTRACTION.md``). When that finds nothing, trafilatura's
+  of those compared in ``bench/README.md``). When that finds nothing, trafilatura's
   ``favor_recall`` mode, then its ``baseline`` (embedded article JSON, ``<article>``,
   paragraphs, the whole body) take over. Links come from the main text; when it has none,
   from the whole page. Nothing here is tuned to particular pages.
