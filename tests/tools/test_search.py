@@ -22,7 +22,13 @@ from pydantic import SecretStr
 from tooldeck.config_schema import WebConfig
 from tooldeck.testing import ToolStandardTests
 from tooldeck.tools.builtin import search
-from tooldeck.tools.builtin.search import DuckDuckGoTool, SearchInput, SerpAPITool, SerperTool
+from tooldeck.tools.builtin.search import (
+    DuckDuckGoTool,
+    SearchInput,
+    SerpAPITool,
+    SerperTool,
+    duckduckgo,
+)
 from tooldeck.tools.net import NetPolicy, Retries, allow_addresses_for_tests
 from tooldeck.tools.net.testing import LoopbackServer, SeenRequest, reply
 from tooldeck.tools.registry import build_registry
@@ -51,7 +57,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     """No key from the developer's environment; a fresh DuckDuckGo spacer per test."""
     monkeypatch.delenv("SERPER_API_KEY", raising=False)
     monkeypatch.delenv("SERPAPI_API_KEY", raising=False)
-    monkeypatch.setattr(search, "_DDG_SPACER", search._Spacer())
+    monkeypatch.setattr(duckduckgo, "_DDG_SPACER", duckduckgo._Spacer())
 
 
 @pytest.fixture
@@ -197,8 +203,8 @@ def test_a_missing_key_names_the_env_var_and_sends_nothing(serve: Any, name: str
     [
         (401, "refused the API key (HTTP 401): check {env}", 1),
         (403, "refused the API key (HTTP 403): check {env}", 1),
-        (429, "rate-limiting these searches", 2),
-        (500, "had a server error", 2),
+        (429, "is limiting requests (HTTP 429)", 2),
+        (500, "has a server problem (HTTP 500)", 2),
         (400, "refused the request", 1),
     ],
 )

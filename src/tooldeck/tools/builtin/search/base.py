@@ -1,0 +1,82 @@
+"""What the three search tools share: their input, their limits, failures returned as text.
+
+A search never raises for a failure the outside world can cause: :class:`WebSearchTool` turns
+every ``ToolException`` its provider raises into the observation itself, with any secret
+scrubbed from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import BaseModel, ConfigDict, Field
+
+from tooldeck.config_schema import WebConfig
+
+__all__ = ["MAX_RESULTS", "SearchInput", "WebSearchTool", "describe", "search_example"]
+
+MAX_RESULTS = 20
+
+
+class SearchInput(BaseModel):
+    """Arguments of the web search tools."""
+
+    query: str = Field(
+        min_length=1,
+        max_length=400,
+        description="what to search the web for: a few keywords or a short question",
+    )
+    max_results: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_RESULTS,
+        description=f"how many results to list (1-{MAX_RESULTS}); omit for the default",
+    )
+
+
+def describe(engine: str, answer: str = "") -> str:
+    """A search tool's description, written for the model."""
+    return (
+        f"Search the web with {engine}. Returns {answer}a numbered list of results: title, "
+        "URL and snippet. Use it for facts that may be recent or that you do not know; then "
+        "fetch a URL for details. Input: a search query of a few keywords."
+    )
+
+
+def search_example(question: str, query: str, observation: str, answer: str) -> dict[str, Any]:
+    """A worked example for a search tool's metadata."""
+    return {"question": question, "input": {"query": query}, "observation": observation,
+            "answer": answer}  # fmt: skip
+
+
+class WebSearchTool(BaseTool):
+    """A search tool: input, limits, and failures returned as text.
+
+    Attributes:
+        web: The ``web`` settings (result count, time and byte limits, keys).
+        example: The worked example registered in the tool's metadata.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    example: ClassVar[dict[str, Any]]
+
+    args_schema: type[BaseModel] = SearchInput
+    web: WebConfig = Field(default_factory=WebConfig)
+
+    def _run(self, query: str, max_results: int | None = None, **_: Any) -> str:
+        from tooldeck.redact import scrub
+
+        query = " ".join(query.split())
+        if not query:
+            return "Give a search query: a few keywords or a short question."
+        limit = min(max_results or self.web.search_results, MAX_RESULTS)
+        try:
+            return self._search(query, limit)
+        except ToolException as exc:
+            return scrub(str(exc))
+
+    def _search(self, query: str, limit: int) -> str:
+        """Search and render; expected failures raise ``ToolException`` with their message."""
+        raise NotImplementedError
