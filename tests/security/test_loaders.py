@@ -441,3 +441,15 @@ def test_a_class_provider_failure_is_a_model_error() -> None:
         assert "tok-secret-7" not in str(e.value) and "token=***" in str(e.value)
     with pytest.raises(ConfigError, match="could not be built"):
         get_embeddings(EmbeddingsConfig(provider=provider, kwargs={"nope": 1}))
+
+
+def test_skipped_entries_are_counted_for_the_summary(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.md").write_text("# A\n\ntext\n")
+    (root / "out.md").symlink_to("/etc/hostname")
+    os.mkfifo(root / "pipe.md")
+    skipped: dict[str, str] = {}
+    files = iter_files([root], warn=lambda _: None, skipped=skipped)
+    assert [f.name for f in files] == ["a.md"]
+    assert {Path(p).name for p in skipped} == {"out.md", "pipe.md"}

@@ -82,6 +82,7 @@ class _Walk:
     warn: Callable[[str], None]
     found: dict[str, Path] = field(default_factory=dict)
     seen_dirs: set[tuple[int, int]] = field(default_factory=set)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def inside(self, target: Path) -> bool:
         """Whether a resolved path lies inside one of the roots the user named."""
@@ -89,6 +90,7 @@ class _Walk:
 
     def skip(self, path: Path | str, reason: str) -> None:
         """Report one skipped entry."""
+        self.skipped[str(path)] = reason
         self.warn(f"skipped {path}: {reason}")
 
 
@@ -123,6 +125,7 @@ def iter_files(
     *,
     rag: RagConfig | None = None,
     warn: Callable[[str], None] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> list[Path]:
     """The regular files under ``paths``, resolved, sorted and without duplicates.
 
@@ -134,6 +137,7 @@ def iter_files(
         paths: files and folders named by the user; these are the roots.
         rag: the ``rag`` settings (``follow_external_links``); the defaults when ``None``.
         warn: receives one message per skipped entry (the module logger when ``None``).
+        skipped: when given, filled with each skipped entry and its reason.
 
     Raises:
         InputError: a path that does not exist, or a named link that leads nowhere.
@@ -142,7 +146,8 @@ def iter_files(
     roots = [(raw, *_resolve_root(raw)) for raw in paths]
     walk = _Walk(root_dirs=[real for _, real, st in roots if stat.S_ISDIR(st.st_mode)],
                  root_files={real for _, real, st in roots if not stat.S_ISDIR(st.st_mode)},
-                 follow_external=follow, warn=warn or log.warning)
+                 follow_external=follow, warn=warn or log.warning,
+                 skipped=skipped if skipped is not None else {})
     for raw, real, st in roots:
         if stat.S_ISDIR(st.st_mode):
             _walk_tree(walk, real, st)

@@ -274,7 +274,8 @@ class HybridIndex:
         from tooldeck.rag.loaders import iter_files
 
         start = time.perf_counter()
-        files = iter_files(paths, rag=self.rag, warn=warn)
+        listing_skips: dict[str, str] = {}
+        files = iter_files(paths, rag=self.rag, warn=warn, skipped=listing_skips)
         with lifecycle.write_lock(self.data_dir, self.name, self.rag.lock_timeout_s):
             lifecycle.clean_leftovers(self.dir)
             lifecycle.adopt_legacy(self.dir)
@@ -283,6 +284,7 @@ class HybridIndex:
                                                                progress, warn)
             if stats is None:
                 stats = self._write_new_build(files, paths, config, progress, warn)
+        stats.skipped = {**listing_skips, **stats.skipped}
         stats.seconds = time.perf_counter() - start
         return stats
 
