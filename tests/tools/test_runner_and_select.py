@@ -9,6 +9,7 @@ import os
 import pickle
 import threading
 import time
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -241,3 +242,101 @@ def test_asyncio_run_returns_when_a_sync_tool_times_out() -> None:
     slow = asyncio.run(arun_tool(sleepy, {"seconds": 8}, timeout_s=0.2))
     assert slow.error and "timed out" in slow.text
     assert time.monotonic() - start < 5  # the default executor would hold asyncio.run for 8 s
+
+
+# --- abandoned workers are bounded ---
+
+
+@pytest.fixture
+def small_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """A fresh daemon pool that allows 2 abandoned calls; set the event to release hung ones."""
+    from tooldeck.tools import runner
+
+    monkeypatch.setattr(runner, "_POOL", runner._DaemonPool())
+    monkeypatch.setattr(runner, "MAX_ABANDONED_CALLS", 2)
+    release = threading.Event()
+    yield release
+    release.set()
+
+
+def _hang_until(release: threading.Event, started: list[str]) -> Any:
+    @tool
+    def hang(text: str) -> str:
+        """Wait until released, then answer.
+
+        Args:
+            text: anything
+        """
+        started.append(text)
+        release.wait(10)
+        return "released"
+
+    return hang
+
+
+def _wait_for(condition: Any, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_abandoned_calls_are_bounded_and_freed_when_they_finish(
+    small_pool: threading.Event,
+) -> None:
+    from tooldeck.tools.runner import abandoned_calls
+
+    started: list[str] = []
+    hang = _hang_until(small_pool, started)
+    assert run_tool(hang, {"text": "a"}, timeout_s=0.1).text.endswith("try other input")
+    assert run_tool(hang, {"text": "b"}, timeout_s=0.1).error
+    assert abandoned_calls() == 2
+    workers = [t for t in threading.enumerate() if t.name == "tooldeck-tool"]
+
+    start = time.monotonic()
+    refused = run_tool(hang, {"text": "c"}, timeout_s=5)
+    assert time.monotonic() - start < 1  # fails fast instead of waiting for its timeout
+    assert refused.error and refused.text.startswith(
+        "Error: hang failed: too many tool calls still running after their timeout (2)"
+    )
+    assert not run_tool(echo, {"text": "x"}, timeout_s=5).text.startswith("echo")
+    assert started == ["a", "b"]  # the refused calls never started
+    assert [t for t in threading.enumerate() if t.name == "tooldeck-tool"] == workers
+
+    small_pool.set()  # the hung calls return: their workers are free again
+    assert _wait_for(lambda: abandoned_calls() == 0)
+    assert run_tool(echo, {"text": "x"}, timeout_s=5).text == "echo: x"
+
+
+async def test_abandoned_calls_on_the_async_path_count_too(small_pool: threading.Event) -> None:
+    from tooldeck.tools.runner import abandoned_calls
+
+    hang = _hang_until(small_pool, [])
+    for text in ("a", "b"):
+        assert (await arun_tool(hang, {"text": text}, timeout_s=0.1)).error
+    assert abandoned_calls() == 2  # asyncio.wait_for's cancel came too late: abandoned
+    refused = await arun_tool(echo, {"text": "x"}, timeout_s=5)
+    assert refused.error and "too many tool calls still running" in refused.text
+    small_pool.set()
+    assert _wait_for(lambda: abandoned_calls() == 0)
+    assert (await arun_tool(echo, {"text": "y"}, timeout_s=5)).text == "echo: y"
+
+
+def test_finished_or_cancelled_calls_are_never_counted(small_pool: threading.Event) -> None:
+    from tooldeck.tools.runner import abandoned_calls, daemon_call
+
+    done = daemon_call(lambda: 1)
+    assert done.result(timeout=5) == 1
+    assert not done.cancel()  # too late, but finished: not abandoned
+    slow = daemon_call(lambda: small_pool.wait(10))
+    with pytest.raises(TimeoutError):
+        slow.result(timeout=0.05)
+    with pytest.raises(TimeoutError):
+        slow.exception(timeout=0.05)  # the same call abandoned twice counts once
+    assert not slow.cancel()
+    assert abandoned_calls() == 1
+    small_pool.set()
+    assert slow.result(timeout=5) is True
+    assert _wait_for(lambda: abandoned_calls() == 0)

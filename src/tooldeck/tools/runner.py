@@ -8,6 +8,13 @@ tool that hangs cannot block the process from exiting, on the sync path and the 
 its timeout cancels it. A thread cannot be stopped, though, and C-level work holds the GIL: a
 CPU-bound tool must bound its input or do the heavy part through
 :func:`tooldeck.tools.isolate.run_in_subprocess`, whose timeout kills the work.
+
+A call is *abandoned* when its caller stops waiting for it while it runs: a ``result()`` or
+``exception()`` that times out, or a ``cancel()`` that comes too late (``asyncio.wait_for``
+on a wrapped future does that). Its worker runs on until the call returns, so at most
+:data:`MAX_ABANDONED_CALLS` abandoned calls may be alive at once: past that, a new call fails
+at once (its future holds a ``ToolExecutionError``, which every agent loop turns into an
+observation) instead of starting yet another thread behind a tool that hangs.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 __all__ = [
+    "MAX_ABANDONED_CALLS",
     "Observation",
+    "abandoned_calls",
     "arun_tool",
     "daemon_call",
     "failure_observation",
@@ -41,6 +50,9 @@ __all__ = [
 # Marks the sync function that with_sync_path gives an async-only tool.
 _SHIM_MARK = "_tooldeck_runs_coroutine"
 
+MAX_ABANDONED_CALLS = 32
+"""Most calls still running after their caller gave up on them; past it, new calls fail fast."""
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -50,28 +62,74 @@ class Observation:
     error: bool = False
 
 
+class _Call(concurrent.futures.Future[Any]):
+    """A daemon call's future; it tells its pool when the caller stops waiting while it runs."""
+
+    def __init__(self, pool: _DaemonPool) -> None:
+        super().__init__()
+        self._pool = pool
+        self.abandoned = False  # guarded by the pool's lock
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return super().result(timeout)
+        except concurrent.futures.TimeoutError:
+            self._pool.abandon(self)
+            raise
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        try:
+            return super().exception(timeout)
+        except concurrent.futures.TimeoutError:
+            self._pool.abandon(self)
+            raise
+
+    def cancel(self) -> bool:
+        if super().cancel():
+            return True  # it had not started: it never will
+        self._pool.abandon(self)  # running (or done, which abandon ignores)
+        return False
+
+
 class _DaemonPool:
     """Reusable daemon worker threads; a new one starts only when all are busy.
 
     Daemon threads let a hung tool be abandoned (it cannot block interpreter exit), and
-    reusing them keeps the per-call cost to a queue hand-off instead of a thread start.
+    reusing them keeps the per-call cost to a queue hand-off instead of a thread start. The
+    pool counts abandoned calls that still run and refuses new calls past the limit.
     """
 
     def __init__(self) -> None:
-        self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
-        self._tasks = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], _Call]] = queue.SimpleQueue()
         self._idle = 0
+        self._abandoned = 0
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    @property
+    def abandoned(self) -> int:
+        """Abandoned calls still running."""
         with self._lock:
+            return self._abandoned
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        future = _Call(self)
+        with self._lock:
+            if self._abandoned >= MAX_ABANDONED_CALLS:
+                future.set_exception(_too_many(self._abandoned))
+                return future
             if self._idle:
                 self._idle -= 1
             else:
                 threading.Thread(target=self._work, daemon=True, name="tooldeck-tool").start()
         self._tasks.put((fn, future))
         return future
+
+    def abandon(self, future: _Call) -> None:
+        """Count ``future`` as abandoned until it finishes (once; a finished one is ignored)."""
+        with self._lock:
+            if not future.abandoned and not future.done():
+                future.abandoned = True
+                self._abandoned += 1
 
     def _work(self) -> None:
         while True:
@@ -82,15 +140,37 @@ class _DaemonPool:
                 except BaseException as exc:  # delivered to the waiting caller
                     future.set_exception(exc)
             with self._lock:
+                if future.abandoned:
+                    self._abandoned -= 1
                 self._idle += 1
+
+
+def _too_many(running: int) -> Exception:
+    from tooldeck.errors import ToolExecutionError
+
+    msg = (
+        f"too many tool calls still running after their timeout ({running}); this call was "
+        "not started. Try again later, or answer without this tool"
+    )
+    return ToolExecutionError(msg)
 
 
 _POOL = _DaemonPool()
 
 
 def daemon_call(fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-    """Run ``fn`` on a daemon worker thread (a hung call cannot block exit); return its future."""
+    """Run ``fn`` on a daemon worker thread (a hung call cannot block exit); return its future.
+
+    Waiting on the future with a timeout that expires, or cancelling it once it runs, abandons
+    the call (see the module docstring). With :data:`MAX_ABANDONED_CALLS` abandoned calls still
+    running, ``fn`` is not started and the future holds a ``ToolExecutionError``.
+    """
     return _POOL.submit(fn)
+
+
+def abandoned_calls() -> int:
+    """How many daemon calls are still running after their caller stopped waiting for them."""
+    return _POOL.abandoned
 
 
 def run_coroutine_sync(factory: Callable[[], Awaitable[Any]]) -> Any:
