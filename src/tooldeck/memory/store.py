@@ -1,0 +1,446 @@
+"""The one place where conversation memory touches disk: a SQLite file under ``data_dir``.
+
+Invariants this module owns:
+
+* one database, ``data_dir/memory.sqlite``, in WAL mode with a ``busy_timeout``; its schema
+  is versioned in ``schema_version`` and migrations run in order, each in its own transaction;
+* a message is keyed by ``(session, id)``; a message without an id gets a uuid at write time
+  (set on the message itself), so retrying the same write never stores it twice;
+* messages are stored as JSON (``messages_to_dict``), never pickled; every statement is
+  parameterized;
+* one ``add_messages`` call (a turn) is one transaction: all of its messages or none;
+* a file that is not SQLite, or fails ``PRAGMA quick_check`` at open, is moved aside to
+  ``memory.sqlite.corrupt-<timestamp>`` with a warning and a new database is started;
+* SQLITE_BUSY is retried with backoff inside the store; the caller never sees
+  "database is locked" unless the bounded retries run out (then a ``ToolDeckError``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import random
+import sqlite3
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from tooldeck.errors import InputError, ToolDeckError
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+__all__ = [
+    "DB_FILENAME",
+    "MAX_MESSAGE_BYTES",
+    "MAX_SESSION_NAME_CHARS",
+    "SCHEMA_VERSION",
+    "MemoryStore",
+    "SessionInfo",
+    "validate_session_name",
+]
+
+logger = logging.getLogger(__name__)
+
+DB_FILENAME = "memory.sqlite"
+MAX_SESSION_NAME_CHARS = 128
+MAX_MESSAGE_BYTES = 256 * 1024
+"""Bound on one message's JSON encoding (UTF-8 bytes); larger messages are refused."""
+
+_BUSY_TIMEOUT_MS = 5_000
+_BUSY_RETRIES = 8
+_BACKOFF_BASE_S = 0.02
+_BACKOFF_CAP_S = 1.0
+
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # version 1
+    (
+        """CREATE TABLE sessions (
+            name       TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE messages (
+            session    TEXT    NOT NULL REFERENCES sessions(name) ON DELETE CASCADE,
+            id         TEXT    NOT NULL,
+            seq        INTEGER NOT NULL,
+            created_at REAL    NOT NULL,
+            data       TEXT    NOT NULL,
+            PRIMARY KEY (session, id)
+        )""",
+        "CREATE UNIQUE INDEX messages_by_session_seq ON messages(session, seq)",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One row of :meth:`MemoryStore.list_sessions`.
+
+    Attributes:
+        name: The session name.
+        message_count: How many messages the session holds.
+        updated_at: When a message was last written to (or cleared from) the session, UTC.
+    """
+
+    name: str
+    message_count: int
+    updated_at: datetime
+
+
+def validate_session_name(name: str) -> str:
+    """Check a session name and return it unchanged.
+
+    Args:
+        name: The proposed session name.
+
+    Returns:
+        ``name``, if it is acceptable.
+
+    Raises:
+        InputError: The name is empty, over 128 characters, or holds ``/``, ``\\``, ``..``,
+            NUL or another control character; the message names the rule.
+    """
+    if not isinstance(name, str) or not name:
+        msg = "session name must be a non-empty string"
+        raise InputError(msg)
+    if len(name) > MAX_SESSION_NAME_CHARS:
+        msg = f"session name is {len(name)} characters; the limit is {MAX_SESSION_NAME_CHARS}"
+        raise InputError(msg)
+    if "\x00" in name:
+        msg = "session name must not contain a NUL character"
+        raise InputError(msg)
+    if "/" in name or "\\" in name:
+        msg = f"session name must not contain '/' or '\\\\': {name!r}"
+        raise InputError(msg)
+    if ".." in name:
+        msg = f"session name must not contain '..': {name!r}"
+        raise InputError(msg)
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        msg = f"session name must not contain control characters: {name!r}"
+        raise InputError(msg)
+    return name
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _encode(message: BaseMessage) -> str:
+    """Give ``message`` an id if it has none, and return its bounded JSON encoding."""
+    from langchain_core.messages import messages_to_dict
+
+    if not message.id:
+        message.id = str(uuid.uuid4())
+    try:
+        data = json.dumps(messages_to_dict([message])[0], ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        msg = f"message {message.id} cannot be stored as JSON: {exc}"
+        raise InputError(msg) from exc
+    size = len(data.encode("utf-8"))
+    if size > MAX_MESSAGE_BYTES:
+        msg = (
+            f"message {message.id} is {size} bytes as JSON; the memory store's limit is "
+            f"{MAX_MESSAGE_BYTES} bytes (256 KB) per message"
+        )
+        raise InputError(msg)
+    return data
+
+
+class MemoryStore:
+    """Chat messages of many sessions in one SQLite database.
+
+    Safe to share between threads and processes: every call opens its own connection, and
+    writes take the database's write lock with ``BEGIN IMMEDIATE``.
+
+    Args:
+        data_dir: The directory that holds ``memory.sqlite`` (created if missing).
+    """
+
+    def __init__(self, data_dir: Path | str) -> None:
+        """Open (or create, or replace a corrupted) database and apply pending migrations."""
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_FILENAME
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._open_lock():
+            self._retry(self._check_or_move_aside)
+            self._retry(self._migrate)
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _open_lock(self) -> Iterator[None]:
+        """Serialise the open-check-migrate step between processes (not the writes)."""
+        fd = os.open(self.data_dir / f"{DB_FILENAME}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _check_or_move_aside(self) -> None:
+        if not self.path.exists():
+            return
+        problem: str | None = None
+        try:
+            conn = self._connect()
+            try:
+                rows = conn.execute("PRAGMA quick_check").fetchall()
+            finally:
+                conn.close()
+            if [tuple(r) for r in rows] != [("ok",)]:
+                problem = "; ".join(str(r[0]) for r in rows[:5])
+        except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):
+                raise
+            problem = str(exc)
+        if problem is not None:
+            self._move_aside(problem)
+
+    def _move_aside(self, problem: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = self.path.with_name(f"{DB_FILENAME}.corrupt-{stamp}")
+        os.replace(self.path, target)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(DB_FILENAME + suffix)
+            if side.exists():
+                os.replace(side, target.with_name(target.name + suffix))
+        logger.warning(
+            "memory database %s is corrupted (%s); moved it to %s and started a new one",
+            self.path,
+            problem,
+            target,
+        )
+
+    def _migrate(self) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = int(row[0] or 0)
+            if current > SCHEMA_VERSION:
+                msg = (
+                    f"memory database {self.path} has schema version {current}, newer than "
+                    f"this tooldeck knows ({SCHEMA_VERSION}); upgrade tooldeck"
+                )
+                raise ToolDeckError(msg)
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                with self._transaction(conn):
+                    # Another process may have migrated between our read and our lock.
+                    done = conn.execute(
+                        "SELECT 1 FROM schema_version WHERE version = ?", (version,)
+                    ).fetchone()
+                    if done:
+                        continue
+                    for statement in _MIGRATIONS[version - 1]:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                        (version, time.time()),
+                    )
+        finally:
+            conn.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _retry(self, operation: Callable[[], _T]) -> _T:
+        """Run ``operation``, retrying with jittered backoff while the database is busy."""
+        for attempt in range(_BUSY_RETRIES + 1):
+            try:
+                return operation()
+            except sqlite3.Error as exc:
+                if not _is_busy(exc):
+                    msg = f"memory database {self.path}: {exc}"
+                    raise ToolDeckError(msg) from exc
+                if attempt == _BUSY_RETRIES:
+                    msg = (
+                        f"memory database {self.path} stayed busy through {_BUSY_RETRIES} "
+                        "retries; another program holds its write lock"
+                    )
+                    raise ToolDeckError(msg) from exc
+                delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)
+                time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run(self, body: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        def operation() -> _T:
+            conn = self._connect()
+            try:
+                if not write:
+                    return body(conn)
+                with self._transaction(conn):
+                    return body(conn)
+            finally:
+                conn.close()
+
+        return self._retry(operation)
+
+    # -- public API ------------------------------------------------------------------------
+
+    def add_messages(self, session: str, messages: Sequence[BaseMessage]) -> None:
+        """Append messages to a session in one transaction (all of them or none).
+
+        A message without an ``id`` gets a fresh uuid, set on the message object, so a retry
+        of the same call stores nothing twice; messages whose id the session already holds
+        are skipped.
+
+        Args:
+            session: The session name (see :func:`validate_session_name`).
+            messages: The messages of one turn, oldest first.
+
+        Raises:
+            InputError: A bad session name, or a message over ``MAX_MESSAGE_BYTES``.
+            ToolDeckError: The database stayed busy or failed.
+        """
+        validate_session_name(session)
+        encoded = [_encode(m) for m in messages]  # sets a missing id on each message first
+        rows = [(str(m.id), data) for m, data in zip(messages, encoded, strict=True)]
+        if not rows:
+            return
+
+        def body(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute(
+                "INSERT INTO sessions (name, created_at, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET updated_at = excluded.updated_at",
+                (session, now, now),
+            )
+            (seq,) = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session = ?", (session,)
+            ).fetchone()
+            for message_id, data in rows:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO messages (session, id, seq, created_at, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (session, message_id, seq + 1, now, data),
+                )
+                seq += cur.rowcount
+
+        self._run(body, write=True)
+
+    def get_messages(self, session: str) -> list[BaseMessage]:
+        """Return a session's messages, oldest first (empty for an unknown session).
+
+        Args:
+            session: The session name.
+
+        Returns:
+            The stored messages; a row that no longer decodes is skipped with a warning.
+        """
+        from langchain_core.messages import messages_from_dict
+
+        validate_session_name(session)
+        rows: list[tuple[str, str]] = self._run(
+            lambda conn: conn.execute(
+                "SELECT id, data FROM messages WHERE session = ? ORDER BY seq", (session,)
+            ).fetchall(),
+            write=False,
+        )
+        out: list[BaseMessage] = []
+        for message_id, data in rows:
+            try:
+                out += messages_from_dict([json.loads(data)])
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("skipping unreadable message %s of %r: %s", message_id, session, exc)
+        return out
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """Every session with its message count and last update, most recent first."""
+        rows: list[tuple[str, int, float]] = self._run(
+            lambda conn: conn.execute(
+                "SELECT s.name, COUNT(m.id), s.updated_at FROM sessions AS s "
+                "LEFT JOIN messages AS m ON m.session = s.name "
+                "GROUP BY s.name ORDER BY s.updated_at DESC, s.name"
+            ).fetchall(),
+            write=False,
+        )
+        return [
+            SessionInfo(name, int(count), datetime.fromtimestamp(updated, UTC))
+            for name, count, updated in rows
+        ]
+
+    def clear(self, session: str) -> None:
+        """Remove a session's messages; the session stays listed with zero messages.
+
+        Args:
+            session: The session name.
+        """
+        validate_session_name(session)
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM messages WHERE session = ?", (session,))
+            conn.execute(
+                "UPDATE sessions SET updated_at = ? WHERE name = ?", (time.time(), session)
+            )
+
+        self._run(body, write=True)
+
+    def delete_session(self, session: str) -> bool:
+        """Remove a session and all of its messages.
+
+        Args:
+            session: The session name.
+
+        Returns:
+            Whether the session existed.
+        """
+        validate_session_name(session)
+
+        def body(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM messages WHERE session = ?", (session,))
+            cur = conn.execute("DELETE FROM sessions WHERE name = ?", (session,))
+            return cur.rowcount > 0
+
+        return self._run(body, write=True)
+
+    def integrity_check(self) -> list[str]:
+        """Run ``PRAGMA integrity_check``; ``["ok"]`` means the file is sound."""
+        rows: list[tuple[str]] = self._run(
+            lambda conn: conn.execute("PRAGMA integrity_check").fetchall(), write=False
+        )
+        return [str(r[0]) for r in rows]
+
+    def schema_version(self) -> int:
+        """The highest migration applied to the database."""
+        row: tuple[int | None] = self._run(
+            lambda conn: conn.execute("SELECT MAX(version) FROM schema_version").fetchone(),
+            write=False,
+        )
+        return int(row[0] or 0)
