@@ -1,0 +1,421 @@
+"""Few-shot example selectors: which examples go into a prompt, and how many of them fit.
+
+Every selector is a LangChain ``BaseExampleSelector`` and returns examples best first:
+
+- :class:`NGramOverlapExampleSelector`: LangChain community's selector of the same name (same
+  scoring and threshold semantics), in pure Python: sentence BLEU of the question against each
+  example's input, with NLTK's ``method1`` smoothing and ``auto_reweigh``, without NLTK.
+- :func:`semantic_selector` / :func:`mmr_selector`: langchain-core's
+  ``SemanticSimilarityExampleSelector`` / ``MaxMarginalRelevanceExampleSelector`` over an
+  ``InMemoryVectorStore`` with tooldeck's embedder; :class:`MMRExampleSelector` adds the
+  ``lambda_mult`` that core's MMR selector does not pass on.
+- :class:`TokenBudgetSelector`: wraps any selector and drops whole examples, lowest-ranked
+  first, until they fit a token budget (never cuts one in the middle).
+- :func:`load_examples`: example sets from YAML or JSON-lines files, checked key by key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.example_selectors import (
+    BaseExampleSelector,
+    MaxMarginalRelevanceExampleSelector,
+    SemanticSimilarityExampleSelector,
+)
+
+from tooldeck.chains.summarize import estimate_tokens
+from tooldeck.errors import ConfigError, LoaderError
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+__all__ = [
+    "MAX_EXAMPLES",
+    "MAX_EXAMPLES_BYTES",
+    "MMRExampleSelector",
+    "NGramOverlapExampleSelector",
+    "TokenBudgetSelector",
+    "load_examples",
+    "mmr_selector",
+    "ngram_overlap_score",
+    "semantic_selector",
+]
+
+MAX_EXAMPLES_BYTES = 10 * 1024 * 1024
+MAX_EXAMPLES = 100_000
+_MAX_ORDER = 4  # BLEU-4, as NLTK's default weights
+_EPSILON = 0.1  # NLTK SmoothingFunction().method1
+_TIE = 1e-9  # community's tolerance: a score this close to the threshold is not above it
+
+_Grams = tuple[int, list[Counter[tuple[str, ...]]]]  # token count, n-gram counts for n = 1..4
+
+
+def _grams(text: str) -> _Grams:
+    tokens = text.split()
+    counts = [
+        Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+        for n in range(1, _MAX_ORDER + 1)
+    ]
+    return len(tokens), counts
+
+
+def _bleu(hypothesis: _Grams, reference: _Grams) -> float:
+    """NLTK's ``sentence_bleu`` of one hypothesis against one reference (method1, reweighed)."""
+    hyp_len, hyp_counts = hypothesis
+    ref_len, ref_counts = reference
+    precisions: list[tuple[int, int]] = []
+    clipped = 1
+    for n, (hyp, ref) in enumerate(zip(hyp_counts, ref_counts, strict=True)):
+        if clipped:  # no (n-1)-gram in common means no n-gram in common: skip the count
+            clipped = sum(min(count, ref.get(gram, 0)) for gram, count in hyp.items())
+        if n == 0 and clipped == 0:  # no unigram in common: NLTK returns 0 before smoothing
+            return 0.0
+        precisions.append((clipped, max(1, hyp_len - n)))  # the hypothesis's n-gram count
+    penalty = 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
+    order = min(hyp_len, _MAX_ORDER)  # auto_reweigh: uniform weights over the n-grams it has
+    smoothed = [(num or _EPSILON) / den for num, den in precisions[:order]]
+    return penalty * math.exp(math.fsum(math.log(p) / order for p in smoothed))
+
+
+def ngram_overlap_score(source: str, example: str) -> float:
+    """The n-gram overlap score of LangChain's ``NGramOverlapExampleSelector``.
+
+    Sentence BLEU (n = 1..4, whitespace tokens, case-sensitive) of ``source`` as the hypothesis
+    against ``example`` as the one reference, with NLTK's ``SmoothingFunction().method1`` and
+    ``auto_reweigh=True``, computed without NLTK.
+
+    Args:
+        source: the question.
+        example: the example's input text.
+
+    Returns:
+        A score from 0.0 (no word in common) to 1.0 (the same text).
+    """
+    return _bleu(_grams(source), _grams(example))
+
+
+class NGramOverlapExampleSelector(BaseExampleSelector):
+    """Examples ordered by n-gram overlap with the question (LangChain community semantics).
+
+    Args:
+        examples: the examples, each a mapping of strings.
+        input_key: the example key compared with the question.
+        threshold: ``-1.0`` (default) keeps every example, reordered; ``0.0`` drops examples
+            with no word in common with the question; above 0 keeps those scoring above it
+            (over 1.0 keeps none). Ties keep the examples' order.
+    """
+
+    def __init__(
+        self, examples: Sequence[dict[str, str]], input_key: str = "input", threshold: float = -1.0,
+    ) -> None:
+        self.examples: list[dict[str, str]] = []
+        self._grams: list[_Grams] = []
+        self.input_key = input_key
+        self.threshold = threshold
+        for example in examples:
+            self.add_example(example)
+
+    def add_example(self, example: dict[str, str]) -> None:
+        """Add one example to choose from."""
+        self.examples.append(example)
+        self._grams.append(_grams(example[self.input_key]))
+
+    def scores(self, question: str) -> list[float]:
+        """Each example's overlap score with ``question``, in the examples' order."""
+        source = _grams(question)
+        return [_bleu(source, grams) for grams in self._grams]
+
+    def select_examples(self, input_variables: dict[str, str]) -> list[dict[str, str]]:
+        """The examples scoring above the threshold, best first.
+
+        Args:
+            input_variables: the prompt's variables; the question is the value under
+                ``input_key``, else the first value (as community's selector does).
+        """
+        question = input_variables.get(self.input_key)
+        if question is None:
+            question = next(iter(input_variables.values()), "")
+        scores = self.scores(question)
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        return [
+            self.examples[i] for i in order
+            if scores[i] > self.threshold and abs(scores[i] - self.threshold) >= _TIE
+        ]
+
+
+class MMRExampleSelector(MaxMarginalRelevanceExampleSelector):
+    """langchain-core's MMR selector with ``lambda_mult`` passed to the vector store.
+
+    ``lambda_mult`` runs from 0 (most diverse) to 1 (most similar, as plain similarity).
+    """
+
+    lambda_mult: float = 0.5
+
+    def _query(self, input_variables: dict[str, str]) -> dict[str, Any]:
+        return {
+            **(self.vectorstore_kwargs or {}),
+            "query": self._example_to_text(input_variables, self.input_keys),
+            "k": self.k,
+            "fetch_k": self.fetch_k,
+            "lambda_mult": self.lambda_mult,
+        }
+
+    def select_examples(self, input_variables: dict[str, str]) -> list[dict[str, Any]]:
+        """The ``k`` examples MMR picks among the ``fetch_k`` most similar."""
+        docs = self.vectorstore.max_marginal_relevance_search(**self._query(input_variables))
+        return self._documents_to_examples(docs)
+
+    async def aselect_examples(self, input_variables: dict[str, str]) -> list[dict[str, Any]]:
+        """The ``k`` examples MMR picks among the ``fetch_k`` most similar (async)."""
+        query = self._query(input_variables)
+        docs = await self.vectorstore.amax_marginal_relevance_search(**query)
+        return self._documents_to_examples(docs)
+
+
+def _embeddings(embeddings: Embeddings | None) -> Embeddings:
+    if embeddings is not None:
+        return embeddings
+    from tooldeck.config import EmbeddingsConfig
+    from tooldeck.models.embeddings import get_embeddings
+
+    return get_embeddings(EmbeddingsConfig())
+
+
+def _store(
+    examples: Sequence[dict[str, str]], embeddings: Embeddings | None,
+    input_keys: list[str] | None,
+) -> Any:
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    texts = [SemanticSimilarityExampleSelector._example_to_text(e, input_keys) for e in examples]
+    return InMemoryVectorStore.from_texts(
+        texts, _embeddings(embeddings), metadatas=[dict(e) for e in examples],
+    )
+
+
+def semantic_selector(
+    examples: Sequence[dict[str, str]], embeddings: Embeddings | None = None, *, k: int = 4,
+    input_keys: list[str] | None = None,
+) -> SemanticSimilarityExampleSelector:
+    """The ``k`` examples nearest the question, by cosine similarity of embeddings.
+
+    Args:
+        examples: the examples (all embedded now).
+        embeddings: the embedding model; tooldeck's configured default when ``None``.
+        k: how many examples to select.
+        input_keys: the keys embedded and searched with (e.g. ``["input"]``, then the question
+            is passed as ``{"input": question}``); all values when ``None``.
+    """
+    return SemanticSimilarityExampleSelector(
+        vectorstore=_store(examples, embeddings, input_keys), k=k, input_keys=input_keys,
+    )
+
+
+def mmr_selector(
+    examples: Sequence[dict[str, str]], embeddings: Embeddings | None = None, *, k: int = 4,
+    fetch_k: int = 20, lambda_mult: float = 0.5, input_keys: list[str] | None = None,
+) -> MMRExampleSelector:
+    """``k`` examples by maximal marginal relevance: similar to the question, unlike each other.
+
+    Args:
+        examples: the examples (all embedded now).
+        embeddings: the embedding model; tooldeck's configured default when ``None``.
+        k: how many examples to select.
+        fetch_k: how many nearest examples MMR chooses among.
+        lambda_mult: 0 for the most diverse, 1 for the most similar.
+        input_keys: the keys embedded and searched with; all values when ``None``.
+    """
+    return MMRExampleSelector(
+        vectorstore=_store(examples, embeddings, input_keys), k=k, fetch_k=fetch_k,
+        lambda_mult=lambda_mult, input_keys=input_keys,
+    )
+
+
+def _format(example: dict[str, Any]) -> str:
+    return "\n".join(f"{key}: {value}" for key, value in example.items())
+
+
+class TokenBudgetSelector(BaseExampleSelector):
+    """Any selector's examples, cut to a token budget by dropping the lowest-ranked first.
+
+    The question's own tokens count against the budget; an example either fits whole or is
+    left out with every example ranked below it. (There is no per-template summary fallback.)
+
+    Args:
+        inner: the selector that ranks the examples.
+        max_tokens: tokens the question and the examples may take.
+        count_tokens: tokens in a text; a safe chars/3 estimate by default.
+        format_example: the text an example takes in the prompt; ``key: value`` lines by
+            default (pass ``example_prompt.format`` for the real cost).
+        separator: the text between two examples in the prompt.
+    """
+
+    def __init__(
+        self, inner: BaseExampleSelector, max_tokens: int, *,
+        count_tokens: Callable[[str], int] = estimate_tokens,
+        format_example: Callable[..., str] | None = None, separator: str = "\n\n",
+    ) -> None:
+        if max_tokens <= 0:
+            msg = f"the few-shot budget is {max_tokens} tokens: raise n_ctx or lower the reserve"
+            raise ConfigError(msg)
+        self.inner = inner
+        self.max_tokens = max_tokens
+        self.count_tokens = count_tokens
+        self.format_example = format_example
+        self.separator = separator
+
+    @classmethod
+    def for_context(
+        cls, inner: BaseExampleSelector, n_ctx: int, reserve: int, prompt_tokens: int = 0,
+        **kwargs: Any,
+    ) -> TokenBudgetSelector:
+        """A budget of what a model's context leaves after the answer and the fixed prompt.
+
+        Args:
+            inner: the selector that ranks the examples.
+            n_ctx: the model's context size in tokens (``ModelConfig().n_ctx``).
+            reserve: tokens kept for the answer.
+            prompt_tokens: tokens of the rest of the prompt (instructions, tools).
+            **kwargs: passed to the constructor.
+
+        Raises:
+            ConfigError: nothing is left for the question and the examples.
+        """
+        return cls(inner, n_ctx - reserve - prompt_tokens, **kwargs)
+
+    def add_example(self, example: dict[str, str]) -> Any:
+        """Add an example to the inner selector."""
+        return self.inner.add_example(example)
+
+    def _cost(self, example: dict[str, Any]) -> int:
+        text = self.format_example(**example) if self.format_example else _format(example)
+        return self.count_tokens(text)
+
+    def fit(
+        self, ranked: list[dict[str, Any]], input_variables: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        """The longest best-first prefix of ``ranked`` that fits with the question."""
+        used = self.count_tokens(" ".join(str(v) for v in input_variables.values()))
+        gap = self.count_tokens(self.separator)
+        kept: list[dict[str, Any]] = []
+        for example in ranked:
+            cost = self._cost(example) + (gap if kept else 0)
+            if used + cost > self.max_tokens:
+                break
+            kept.append(example)
+            used += cost
+        return kept
+
+    def select_examples(self, input_variables: dict[str, str]) -> list[dict[str, Any]]:
+        """The inner selector's examples that fit the budget, best first."""
+        return self.fit(self.inner.select_examples(input_variables), input_variables)
+
+    async def aselect_examples(self, input_variables: dict[str, str]) -> list[dict[str, Any]]:
+        """The inner selector's examples that fit the budget, best first (async)."""
+        return self.fit(await self.inner.aselect_examples(input_variables), input_variables)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_EXAMPLES_BYTES:
+            msg = (f"example file {path} is {size:,} bytes, over the "
+                   f"{MAX_EXAMPLES_BYTES:,}-byte limit; split it")
+            raise ConfigError(msg)
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"example file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        raise ConfigError(msg) from None
+    except OSError as exc:
+        msg = f"cannot read example file {path}: {exc.strerror}"
+        raise ConfigError(msg) from None
+
+
+def _parse_jsonl(path: Path, text: str) -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((f"line {number}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            msg = f"example file {path} line {number} is not valid JSON: {exc.msg}"
+            raise ConfigError(msg) from None
+        if len(items) > MAX_EXAMPLES:
+            break
+    return items
+
+
+def _parse_yaml(path: Path, text: str) -> list[tuple[str, Any]]:
+    import yaml
+
+    from tooldeck.rag.safe_yaml import load_yaml
+
+    try:
+        data = load_yaml(text, limit=2 * MAX_EXAMPLES_BYTES)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        msg = f"example file {path} is not valid YAML{line}: {getattr(exc, 'problem', exc)}"
+        raise ConfigError(msg) from None
+    except LoaderError as exc:
+        msg = f"example file {path}: {exc}"
+        raise ConfigError(msg) from None
+    if isinstance(data, dict) and "examples" in data:
+        data = data["examples"]
+    if not isinstance(data, list):
+        msg = f"example file {path} must hold a list of examples (or a mapping with 'examples')"
+        raise ConfigError(msg)
+    return [(f"example {index}", item) for index, item in enumerate(data)]
+
+
+def load_examples(
+    path: str | Path, input_keys: Sequence[str] = ("input",), required_keys: Sequence[str] = (),
+) -> list[dict[str, str]]:
+    """Read an example set from a ``.yaml``/``.yml`` list or a ``.jsonl`` file.
+
+    Args:
+        path: the file; YAML may hold a list or a mapping whose ``examples`` is the list.
+        input_keys: keys every example must have (those the selectors compare).
+        required_keys: further keys every example must have (e.g. ``output``).
+
+    Returns:
+        The examples, each a mapping of strings, in the file's order.
+
+    Raises:
+        ConfigError: the file is missing, over 10 MB or 100,000 examples, not UTF-8, not valid
+            YAML / JSON lines, or an example (named by line or index) is not a mapping of
+            strings or lacks a key.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in (".jsonl", ".yaml", ".yml"):
+        msg = f"example file {file} must end in .yaml, .yml or .jsonl"
+        raise ConfigError(msg)
+    text = _read_text(file)
+    items = _parse_jsonl(file, text) if suffix == ".jsonl" else _parse_yaml(file, text)
+    if len(items) > MAX_EXAMPLES:
+        msg = f"example file {file} holds over {MAX_EXAMPLES:,} examples; split it"
+        raise ConfigError(msg)
+    needed = list(dict.fromkeys([*input_keys, *required_keys]))
+    examples: list[dict[str, str]] = []
+    for where, item in items:
+        if not isinstance(item, dict):
+            msg = f"example file {file} {where}: an example must be a mapping of strings"
+            raise ConfigError(msg)
+        missing = [key for key in needed if key not in item]
+        if missing:
+            msg = f"example file {file} {where}: missing key {missing[0]!r}"
+            raise ConfigError(msg)
+        wrong = [key for key, value in item.items() if not isinstance(value, str)]
+        if wrong or not all(isinstance(key, str) for key in item):
+            msg = f"example file {file} {where}: key {wrong[0] if wrong else '?'!r} is not text"
+            raise ConfigError(msg)
+        examples.append(item)
+    return examples
