@@ -1,6 +1,6 @@
 """Few-shot selection latency: tooldeck's selectors vs LangChain's own, same examples, one run.
 
-Run: .venv/bin/python bench/selectors.py [QUERIES]   (default 20 questions per row).
+Run: .venv/bin/python bench/example_selectors.py [QUERIES]   (default 20 questions per row).
 
 Synthetic examples (seeded) at 1k and 10k. Per row, each question is selected by ours and by
 LangChain's selector alternately; the table shows mean milliseconds per selection and the
@@ -19,28 +19,21 @@ examples, so building the stores is not timed; each selection embeds its questio
 
 from __future__ import annotations
 
-import os
+import random
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
-# This file's name shadows the standard library's ``selectors`` (asyncio imports it): take its
-# folder off the import path before anything imports asyncio.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import random  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
-
-from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings  # noqa: E402
-from langchain_core.example_selectors import (  # noqa: E402
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
+from langchain_core.example_selectors import (
     BaseExampleSelector,
     MaxMarginalRelevanceExampleSelector,
     SemanticSimilarityExampleSelector,
 )
-from langchain_core.vectorstores import InMemoryVectorStore  # noqa: E402
+from langchain_core.vectorstores import InMemoryVectorStore
 
-from tooldeck.prompts.selectors import (  # noqa: E402
+from tooldeck.prompts.selectors import (
     NGramOverlapExampleSelector,
     mmr_selector,
     semantic_selector,
