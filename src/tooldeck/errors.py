@@ -25,6 +25,8 @@ and an exit code that ``cli.py`` maps it to::
     │       └── TooManyRedirectsError       more redirects than the policy allows
     ├── ServeError (exit 2)                 serve cannot start as set (public address, no token)
     │   └── PortInUseError (exit 3)         the port is taken by another program
+    ├── MemoryStoreError                    the conversation store: busy past its retries, failed,
+    │                                       or a schema newer than this tooldeck
     ├── DownloadError                       model pull: network, interrupted transfer
     │   └── HashMismatchError               the file does not have the catalogue's SHA-256
     └── RetrievalError                      the RAG index
@@ -54,6 +56,7 @@ __all__ = [
     "MissingAPIKeyError",
     "ModelError",
     "ModelNotFoundError",
+    "MemoryStoreError",
     "ModelOutputError",
     "NetworkError",
     "NetworkTimeoutError",
@@ -179,6 +182,10 @@ class ContentTypeError(NetworkError):
 
 class TooManyRedirectsError(NetworkError):
     """The server redirected more times than the policy allows."""
+
+
+class MemoryStoreError(ToolDeckError):
+    """The conversation store failed (busy past its retries, a database error, a newer schema)."""
 
 
 class DownloadError(ToolDeckError):

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from tooldeck.errors import InputError, ToolDeckError
+from tooldeck.errors import InputError, MemoryStoreError
 from tooldeck.memory import store as store_module
 from tooldeck.memory.history import SQLiteChatMessageHistory
 from tooldeck.memory.store import MAX_MESSAGE_BYTES, MemoryStore
@@ -90,7 +90,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with conn:
         conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)")
     conn.close()
-    with pytest.raises(ToolDeckError, match="schema version 99"):
+    with pytest.raises(MemoryStoreError, match="schema version 99"):
         MemoryStore(tmp_path)
 
 
@@ -311,7 +311,7 @@ def test_busy_retries_are_bounded(store: MemoryStore, monkeypatch: pytest.Monkey
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(ToolDeckError, match="stayed busy through 2 retries"):
+        with pytest.raises(MemoryStoreError, match="stayed busy through 2 retries"):
             store.add_messages("s", _turn("s", 0))
     finally:
         holder.execute("ROLLBACK")

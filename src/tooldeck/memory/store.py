@@ -12,7 +12,7 @@ Invariants this module owns:
 * a file that is not SQLite, or fails ``PRAGMA quick_check`` at open, is moved aside to
   ``memory.sqlite.corrupt-<timestamp>`` with a warning and a new database is started;
 * SQLITE_BUSY is retried with backoff inside the store; the caller never sees
-  "database is locked" unless the bounded retries run out (then a ``ToolDeckError``).
+  "database is locked" unless the bounded retries run out (then a ``MemoryStoreError``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from tooldeck.errors import InputError, ToolDeckError
+from tooldeck.errors import InputError, MemoryStoreError
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -249,7 +249,7 @@ class MemoryStore:
                     f"memory database {self.path} has schema version {current}, newer than "
                     f"this tooldeck knows ({SCHEMA_VERSION}); upgrade tooldeck"
                 )
-                raise ToolDeckError(msg)
+                raise MemoryStoreError(msg)
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 with self._transaction(conn):
                     # Another process may have migrated between our read and our lock.
@@ -288,13 +288,13 @@ class MemoryStore:
             except sqlite3.Error as exc:
                 if not _is_busy(exc):
                     msg = f"memory database {self.path}: {exc}"
-                    raise ToolDeckError(msg) from exc
+                    raise MemoryStoreError(msg) from exc
                 if attempt == _BUSY_RETRIES:
                     msg = (
                         f"memory database {self.path} stayed busy through {_BUSY_RETRIES} "
                         "retries; another program holds its write lock"
                     )
-                    raise ToolDeckError(msg) from exc
+                    raise MemoryStoreError(msg) from exc
                 delay = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)
                 time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
         raise AssertionError("unreachable")  # pragma: no cover
@@ -327,7 +327,7 @@ class MemoryStore:
 
         Raises:
             InputError: A bad session name, or a message over ``MAX_MESSAGE_BYTES``.
-            ToolDeckError: The database stayed busy or failed.
+            MemoryStoreError: The database stayed busy or failed.
         """
         validate_session_name(session)
         encoded = [_encode(m) for m in messages]  # sets a missing id on each message first
