@@ -232,7 +232,7 @@ def test_chat_repl_keeps_history(tmp_path: Path) -> None:
     )
     out = cli(
         "chat",
-        stdin="My name is Bob\n/bogus-not-a-command\n\n/exit\n",
+        stdin="My name is Bob\n/bogus-not-a-command\n\nWhat is my name?\n/exit\n",
         env={
             "TOOLDECK_MODEL__PROVIDER": "tooldeck.testing:ScriptedChatModel",
             "TOOLDECK_MODEL__KWARGS": kwargs,
@@ -241,6 +241,7 @@ def test_chat_repl_keeps_history(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "Hi Bob" in out.stdout and "Final Answer: Bob" in out.stdout
+    assert "unknown command /bogus-not-a-command" in out.stderr
     no_traceback(out)
 
 
@@ -250,3 +251,78 @@ def test_verbose_shows_the_traceback_and_keeps_the_exit_code() -> None:
     assert (
         "Traceback" in out.stderr and "error: config file /nonexistent.yaml not found" in out.stderr
     )
+
+
+def test_version_is_printed_from_metadata_and_light() -> None:
+    from importlib.metadata import version
+
+    code = (
+        "import sys, tooldeck.cli as c\n"
+        "try:\n c.main(['--version'])\nexcept SystemExit: pass\n"
+        "heavy = [m for m in ('langchain_core', 'xllamacpp', 'rich', 'pydantic', 'yaml')"
+        " if m in sys.modules]\nprint(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [f"tooldeck {version('tooldeck')}", "[]"], out.stdout
+
+
+FOREIGN_CONFIGS = [
+    "server: {port: 1}\ndatabase: {url: x}\n",
+    "version: '3.8'\nservices:\n  web:\n    image: nginx\n",
+]
+
+
+@pytest.mark.parametrize("text", FOREIGN_CONFIGS, ids=["server-database", "docker-compose"])
+def test_unrelated_config_yaml_in_cwd_is_ignored(tmp_path: Path, text: str) -> None:
+    (tmp_path / "config.yaml").write_text(text)
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "TOOLDECK_DATA_DIR": str(tmp_path)}
+    out = cli("config", "show", "--sources", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "server.port: 8" in out.stdout and "# default" in out.stdout
+    assert out.stderr == ""
+    out = cli("tools", "run", "calculator", '{"expression": "2*3"}', "-v", cwd=tmp_path, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "6", out.stderr
+    assert "ignoring ./config.yaml (top-level keys not tooldeck's" in out.stderr
+    no_traceback(out)
+
+
+def test_tooldeck_config_yaml_and_user_file_are_read(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("agent: {max_steps: 4}\n")
+    user = tmp_path / "xdg" / "tooldeck" / "config.yaml"
+    user.parent.mkdir(parents=True)
+    user.write_text("agent: {max_steps: 2, max_repeats: 5}\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "TOOLDECK_DATA_DIR": str(tmp_path)}
+    out = cli("config", "show", "--sources", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "agent.max_steps: 4  # file ./config.yaml (working directory)" in out.stdout
+    assert f"agent.max_repeats: 5  # file {user}" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [(["--verbose"], {}), ([], {"TOOLDECK_LOG_LEVEL": "DEBUG"})],
+    ids=["--verbose", "log_level DEBUG"],
+)
+def test_debug_logs(
+    tmp_path: Path, monkeypatch: Any, caplog: Any, flags: list[str], env: dict[str, str]
+) -> None:
+    import logging
+
+    monkeypatch.setenv("TOOLDECK_MODEL__PROVIDER", "tooldeck.testing:ScriptedChatModel")
+    monkeypatch.setenv(
+        "TOOLDECK_MODEL__KWARGS",
+        '{"responses": ["Thought: t\\nAction: calculator\\nAction Input: '
+        '{\\"expression\\": \\"6*7\\"}", "Thought: ok\\nFinal Answer: 42"]}',
+    )
+    monkeypatch.setenv("TOOLDECK_DATA_DIR", str(tmp_path))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        assert main(["run", *flags, "--config", str(REPO / "config.yaml"), "What is 6*7?"]) == 0
+    finally:
+        logging.getLogger("tooldeck").setLevel(logging.NOTSET)
+    text = caplog.text
+    assert f"config files read: {REPO / 'config.yaml'}" in text
+    assert "model tooldeck.testing:ScriptedChatModel (agent react) ready in" in text
+    assert "tools offered: calculator" in text
+    assert 'tool call calculator({"expression": "6*7"})' in text

@@ -24,7 +24,8 @@ __all__ = [
     "load_config",
     "tool",
 ]
-__version__ = "0.1.0"
+
+__version__: str  # from the package metadata, read on first use (see ``__getattr__``)
 
 _LAZY = {
     "AgentResult": "tooldeck.agents.core",
@@ -41,7 +42,19 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version()
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     msg = f"module 'tooldeck' has no attribute {name!r}"
     raise AttributeError(msg)
+
+
+def _version() -> str:
+    """The installed distribution's version (``pyproject.toml``), read when asked for."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tooldeck")
+    except PackageNotFoundError:
+        return "0+unknown"

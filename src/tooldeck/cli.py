@@ -1,7 +1,10 @@
 """The ``tooldeck`` command line: parse, call, print. Heavy imports happen inside commands.
 
 Exit codes: 0 ok, 1 the run failed (or stopped at a limit without an answer), 2 usage or
-configuration error.
+configuration error, 130 interrupted.
+
+``--verbose`` (or ``log_level: DEBUG``) shows the ``tooldeck`` logger's debug records on stderr:
+the config files read or ignored, the model and its load time, the tools offered, each tool call.
 
 Nothing leaves here unscrubbed: error messages, ``--verbose`` tracebacks, log records and
 warnings pass through :func:`tooldeck.redact.scrub`. A setting that steers the model (provider,
@@ -14,6 +17,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,16 +26,39 @@ from tooldeck.errors import InputError, ToolDeckError
 from tooldeck.redact import scrub, scrubbed_output
 
 if TYPE_CHECKING:
+    from tooldeck.agents.runnable import BaseAgent
     from tooldeck.config import Config, ConfigSources, Source
 
 __all__ = ["build_parser", "main", "model_override"]
 
 _PROVIDERS = ("local", "gguf", "openai", "ollama")
+_log = logging.getLogger("tooldeck.cli")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``tooldeck X.Y.Z`` from the package metadata and exit."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        import tooldeck
+
+        print(f"tooldeck {tooldeck.__version__}")
+        parser.exit()
 
 
 def _common_flags(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument(
-        "--config", default=default, help="config file (default: ./tooldeck.yaml or ./config.yaml)"
+        "--config",
+        default=default,
+        help="config file, used instead of ~/.config/tooldeck/config.yaml and ./tooldeck.yaml",
     )
     parser.add_argument(
         "--verbose", "-v", action="store_true", default=default, help="debug logs and tracebacks"
@@ -44,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tooldeck",
         description="LangChain agents over a registry of tools, offline by default.",
     )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     _common_flags(parser, None)
     common = argparse.ArgumentParser(add_help=False)
     _common_flags(common, argparse.SUPPRESS)  # a subcommand's flag wins, absence keeps the global
@@ -55,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object, no streaming")
 
     chat = sub.add_parser(
-        "chat", help="an interactive conversation (/reset, /exit)", parents=[common]
+        "chat", help="an interactive conversation (/help, /history, /reset, /exit)",
+        parents=[common]
     )
     _agent_flags(chat)
 
@@ -155,6 +184,7 @@ def _load_with_sources(args: argparse.Namespace) -> tuple[Config, ConfigSources]
         overrides["tools"] = [t.strip() for t in args.tools.split(",") if t.strip()]
     config, sources = load_config_with_sources(args.config, overrides)
     logging.getLogger("tooldeck").setLevel("DEBUG" if args.verbose else config.log_level)
+    _log.debug("config files read: %s", ", ".join(sources.files) or "none (defaults)")
     _tell_sources(config, sources, verbose=args.verbose)
     return config, sources
 
@@ -194,14 +224,13 @@ def _say(message: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from tooldeck.console import print_json, stream_run
-    from tooldeck.pipeline import build_agent
     from tooldeck.questions import check_question
 
     if args.question == "-":
         args.question = sys.stdin.read()
     config = _load(args)
     check_question(args.question, config.max_question_chars)  # before the model is loaded
-    agent = build_agent(config)
+    agent = _build_agent(config)
     if args.json:
         result = agent.invoke(args.question)
         print_json(result)
@@ -212,10 +241,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_chat(args: argparse.Namespace) -> int:
     from tooldeck.console import chat_loop
-    from tooldeck.pipeline import build_agent
 
     config = _load(args)
-    return chat_loop(build_agent(config), verbose=args.verbose)
+    return chat_loop(_build_agent(config), verbose=args.verbose)
+
+
+def _build_agent(config: Config) -> BaseAgent:
+    """Build the agent, logging the model, its load time and the tools offered."""
+    from tooldeck.models import describe_model
+    from tooldeck.pipeline import build_agent
+
+    started = time.monotonic()
+    agent = build_agent(config)
+    _log.debug(
+        "model %s (agent %s) ready in %.2f s",
+        describe_model(config.model),
+        config.agent.type,
+        time.monotonic() - started,
+    )
+    _log.debug("tools offered: %s", ", ".join(config.tools) or "every available tool")
+    return agent
 
 
 def _cmd_tools(args: argparse.Namespace) -> int:
@@ -297,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # before the config loads, so that its debug records show too
+        logging.getLogger("tooldeck").setLevel(logging.DEBUG)
     with scrubbed_output():
         return _dispatch(args)
 

@@ -1,8 +1,20 @@
 """Configuration: pydantic models that hold every default, loaded from YAML, env vars and ``.env``.
 
-Precedence, lowest first: the defaults in these models, the config file, ``TOOLDECK_*``
-environment variables (``.env`` in the working directory is read into the environment first,
-never overriding what is already set), then explicit overrides (CLI flags).
+Precedence, lowest first:
+
+1. the defaults in these models;
+2. the user file, ``$XDG_CONFIG_HOME/tooldeck/config.yaml`` (``~/.config/tooldeck/config.yaml``);
+3. the project file in the working directory: ``./tooldeck.yaml``, else ``./.tooldeck.yaml``,
+   else ``./config.yaml`` **only if it looks like tooldeck's** (every top-level key is one of
+   tooldeck's); another program's ``config.yaml`` is ignored, with a debug log, never an error;
+4. ``./.env``, read into the environment (never overriding a variable already set);
+5. ``TOOLDECK_*`` environment variables;
+6. explicit overrides (CLI flags).
+
+A file named explicitly (``--config FILE`` or ``$TOOLDECK_CONFIG``) *replaces* the discovery of
+both the user file and the project file, and takes their place in the order (env vars still win
+over it): a named file is the whole file configuration, whatever the home directory or working
+directory hold.
 
 Env vars map onto keys with ``__`` as the nesting separator, values parsed as YAML scalars::
 
@@ -17,6 +29,7 @@ model somewhere, and remembers every secret for :func:`tooldeck.redact.scrub`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,6 +75,8 @@ __all__ = [
     "WebConfig",
     "Source",
     "find_config_file",
+    "looks_like_tooldeck_config",
+    "user_config_file",
     "load_config",
     "load_config_with_sources",
     "masked_dump",
@@ -83,7 +98,11 @@ _STEERING_ENV = ["OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENAI_PROXY", "OLLAMA_H
 _STEERING_ENV += [f"{p}_PROXY" for p in ("HTTP", "HTTPS", "ALL", "http", "https", "all")]
 # Variables this process set from ./.env, with their values (so a later change is not blamed).
 _DOTENV_SET: dict[str, str] = {}
+# Project files in the working directory, in the order they are looked for.
+_PROJECT_FILES = ("tooldeck.yaml", ".tooldeck.yaml")
+_SHARED_NAME = "config.yaml"  # read only when it looks like tooldeck's
 
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,10 +140,12 @@ class ConfigSources:
             ``kwargs`` dict is one setting); every other key has its default.
         steering_env: Provider env vars (``OPENAI_BASE_URL``, proxies) that ``./.env`` set,
             with their values, URL credentials masked.
+        files: The config files read, lowest precedence first.
     """
 
     settings: dict[str, Source] = field(default_factory=dict)
     steering_env: dict[str, tuple[str, Source]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
 
     def record(self, paths: Iterable[str], source: Callable[[str], Source]) -> None:
         """Note that ``paths`` were set (by a later layer than those recorded so far)."""
@@ -173,13 +194,14 @@ def _lookup(data: dict[str, Any], key: str) -> Any:
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """Return the config file to read: explicit path, ``$TOOLDECK_CONFIG``, or one in the cwd.
+    """Return the file named explicitly, or the project file in the working directory.
 
     Args:
-        explicit: A path given on the command line.
+        explicit: A path given on the command line; else ``$TOOLDECK_CONFIG``.
 
     Returns:
-        The path, or None when no file is named and none is found.
+        The named file; else ``./tooldeck.yaml``, ``./.tooldeck.yaml`` or a ``./config.yaml``
+        that looks like tooldeck's (see :func:`looks_like_tooldeck_config`); else None.
 
     Raises:
         ConfigError: An explicitly named file does not exist.
@@ -191,11 +213,57 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
             msg = f"config file {path} not found; pass an existing file to --config"
             raise ConfigError(msg)
         return path
-    for candidate in ("tooldeck.yaml", "config.yaml"):
+    for candidate in _PROJECT_FILES:
         path = Path(candidate)
         if path.is_file():
             return path
+    shared = Path(_SHARED_NAME)
+    if shared.is_file():
+        reason = _foreign_reason(shared)
+        if reason is None:
+            return shared
+        _log.debug("config: ignoring ./%s (%s); tooldeck reads ./tooldeck.yaml", shared, reason)
     return None
+
+
+def user_config_file(environ: dict[str, str] | None = None) -> Path:
+    """The user's config file: ``$XDG_CONFIG_HOME/tooldeck/config.yaml``.
+
+    Args:
+        environ: The environment to read ``XDG_CONFIG_HOME`` from (``os.environ`` by default).
+
+    Returns:
+        The path (it may not exist); ``~/.config/tooldeck/config.yaml`` without the variable.
+    """
+    xdg = (os.environ if environ is None else environ).get("XDG_CONFIG_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
+    return base / "tooldeck" / "config.yaml"
+
+
+def looks_like_tooldeck_config(data: object) -> bool:
+    """Whether parsed YAML looks like a tooldeck config: a mapping, every top-level key ours.
+
+    Args:
+        data: The parsed file.
+
+    Returns:
+        True for a non-empty mapping whose top-level keys are all tooldeck keys.
+    """
+    return isinstance(data, dict) and bool(data) and set(data) <= set(Config.model_fields)
+
+
+def _foreign_reason(path: Path) -> str | None:
+    """Why ``path`` (a ``config.yaml`` nobody named) is not tooldeck's; None when it is."""
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "not a readable YAML file"
+    if looks_like_tooldeck_config(data):
+        return None
+    if not isinstance(data, dict) or not data:
+        return "not a mapping of tooldeck keys"
+    others = sorted(str(key) for key in data if key not in Config.model_fields)
+    return f"top-level keys not tooldeck's: {', '.join(others)}"
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -360,6 +428,30 @@ def _file_source(explicit: str | os.PathLike[str] | None, file: Path) -> Source:
     return Source("file", f"./{file}" if not file.is_absolute() else str(file), working_dir=True)
 
 
+def _always(source: Source) -> Callable[[str], Source]:
+    return lambda _: source
+
+
+def _config_files(
+    explicit: str | os.PathLike[str] | None, environ: dict[str, str]
+) -> list[tuple[Path, Source]]:
+    """The config files to read, lowest precedence first, each with its source.
+
+    A named file (``--config``, ``$TOOLDECK_CONFIG``) replaces the user and project files.
+    """
+    named = explicit or os.environ.get("TOOLDECK_CONFIG")
+    project = find_config_file(explicit)
+    if project is not None and named:
+        return [(project, _file_source(explicit, project))]
+    files: list[tuple[Path, Source]] = []
+    user = user_config_file(environ)
+    if user.is_file():
+        files.append((user, Source("file", str(user))))
+    if project is not None:
+        files.append((project, _file_source(explicit, project)))
+    return files
+
+
 def load_config_with_sources(
     path: str | os.PathLike[str] | None = None,
     overrides: dict[str, Any] | None = None,
@@ -374,8 +466,8 @@ def load_config_with_sources(
     :func:`tooldeck.redact.scrub` before the configuration is validated.
 
     Args:
-        path: A config file; when None, ``$TOOLDECK_CONFIG`` or ``./tooldeck.yaml`` /
-            ``./config.yaml`` if present.
+        path: A config file; when None, ``$TOOLDECK_CONFIG``, else the user file and the
+            project file (see the module docstring). A named file replaces both.
         overrides: Nested keys that win over everything (CLI flags).
         environ: The environment to read (``os.environ`` by default).
         read_dotenv: Whether to load ``./.env`` into the environment first.
@@ -391,10 +483,13 @@ def load_config_with_sources(
         _read_dotenv()
     env = dict(os.environ if environ is None else environ)
     sources = ConfigSources()
-    file = find_config_file(path)
-    data: dict[str, Any] = _read_yaml(file) if file else {}
-    if file:
-        sources.record(_leaf_paths(data), lambda _: _file_source(path, file))
+    data: dict[str, Any] = {}
+    for file, source in _config_files(path, env):
+        layer = _read_yaml(file)
+        sources.record(_leaf_paths(layer), _always(source))
+        sources.files.append(str(file))
+        data = _merge(data, layer)
+        _log.debug("config: read %s (%d settings)", source.path, len(_leaf_paths(layer)))
     env_data, env_names = _env_overrides(env)
     sources.record(_leaf_paths(env_data), lambda key: _env_source(env_names[key], env))
     sources.record(_leaf_paths(overrides or {}), lambda _: Source("flag"))
@@ -406,7 +501,7 @@ def load_config_with_sources(
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        where = str(file) if file else "defaults"
+        where = " + ".join(sources.files) or "defaults"
         raise ConfigError(_describe(exc, f"{where} + TOOLDECK_* env + flags")) from None
     remember_secrets(_secret_values(config))
     return config, sources

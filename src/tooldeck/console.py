@@ -7,7 +7,9 @@ before they are printed.
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from tooldeck.redact import scrub
 
 if TYPE_CHECKING:
     from tooldeck.agents.runnable import BaseAgent
+    from tooldeck.memory.window import WindowMemory
     from tooldeck.tools.registry import ToolEntry, ToolRegistry
 
 __all__ = [
@@ -33,6 +36,13 @@ __all__ = [
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False)
+_log = logging.getLogger("tooldeck.console")
+_CHAT_HELP = """\
+/help      this list
+/history   the turns the model sees (the last 5)
+/reset     forget the conversation
+/exit      end (also /quit, Ctrl-D, or Ctrl-C at the prompt)
+Ctrl-C during an answer cancels that answer."""
 
 
 def print_json(data: Any) -> None:
@@ -52,6 +62,7 @@ def stream_run(agent: BaseAgent, question: Any, *, verbose: bool = False) -> dic
 
     result: dict[str, Any] = {}
     streamed = False
+    last = time.monotonic()
     for event in agent.stream(question):
         kind = event["event"]
         if kind == "token":
@@ -59,6 +70,9 @@ def stream_run(agent: BaseAgent, question: Any, *, verbose: bool = False) -> dic
             _out.print(escape(event["text"]), end="", style="cyan")
         elif kind == "step":
             step = event["step"]
+            now = time.monotonic()
+            _log_step(step, now - last)
+            last = now
             if streamed:
                 observation = scrub(str(step["observation"]))
                 _out.print(f"\nObservation: {escape(observation)}", style="yellow")
@@ -78,23 +92,40 @@ def stream_run(agent: BaseAgent, question: Any, *, verbose: bool = False) -> dic
     return result
 
 
+def _log_step(step: dict[str, Any], seconds: float) -> None:
+    """Debug-log one step: the tool called, its input, and how long the step took."""
+    if step.get("tool"):
+        tool_input = scrub(json.dumps(step.get("tool_input"), ensure_ascii=False, default=str))
+        _log.debug("tool call %s(%s): %.2f s", step["tool"], tool_input[:200], seconds)
+    else:
+        _log.debug("step without a tool call: %.2f s", seconds)
+
+
 def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
-    """A REPL: each turn sees the last turns as history. ``/reset`` forgets, ``/exit`` ends."""
+    """A REPL: each turn sees the last turns as history; lines starting with ``/`` are commands.
+
+    ``/help`` lists the commands, ``/history`` prints the kept turns, ``/reset`` forgets them,
+    ``/exit`` ends. Ctrl-C during a turn cancels that turn; Ctrl-C or Ctrl-D at the prompt ends.
+
+    Returns:
+        The exit code (0).
+    """
     from tooldeck.errors import InputError
     from tooldeck.memory.window import WindowMemory
 
     memory = WindowMemory(k=5)
-    _err.print("[dim]tooldeck chat - /reset forgets the conversation, /exit or Ctrl-D ends[/dim]")
+    _err.print("[dim]tooldeck chat - /help lists commands, /exit or Ctrl-D ends[/dim]")
     while True:
         try:
             line = input("you> ")
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):
+            _err.print()
             return 0
         text = line.strip()
         if text in ("/exit", "/quit"):
             return 0
-        if text == "/reset":
-            memory.clear()
+        if text.startswith("/"):
+            _chat_command(text, memory)
             continue
         if not text:
             continue
@@ -105,7 +136,38 @@ def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
         except InputError as exc:
             _err.print(escape(scrub(f"error: {exc}")), style="red")
             continue
+        except KeyboardInterrupt:
+            _out.print()
+            _err.print("[yellow]turn cancelled (Ctrl-C); the question is not kept[/yellow]")
+            continue
         memory.add(text, str(result.get("answer", "")))
+
+
+def _chat_command(text: str, memory: WindowMemory) -> None:
+    """Run a REPL command other than ``/exit``; an unknown one says so."""
+    command = text.split()[0]
+    if command == "/help":
+        _err.print(escape(_CHAT_HELP))
+    elif command == "/reset":
+        memory.clear()
+        _err.print("history cleared")
+    elif command == "/history":
+        _print_history(memory)
+    else:
+        _err.print(
+            f"[yellow]unknown command {escape(command)}; /help lists the commands[/yellow]"
+        )
+
+
+def _print_history(memory: WindowMemory) -> None:
+    """The kept turns, oldest first, on stdout."""
+    messages = memory.messages()
+    if not messages:
+        _err.print("history is empty")
+        return
+    for message in messages:
+        who = "you" if message.type == "human" else "tooldeck"
+        _out.print(f"{who}> {escape(scrub(str(message.content)))}")
 
 
 def print_tools(registry: ToolRegistry, *, as_json: bool = False) -> None:

@@ -143,3 +143,43 @@ def test_ollama_server_runs_the_react_agent(ollama_server: Any, tmp_path: Any) -
     result = build_agent(config).invoke("What is 2 + 2?")
     assert result["answer"] == "4" and result["steps"][0]["observation"] == "4"
     assert seen[0]["path"] == "/api/chat" and seen[0]["model"] == "llama3.2"
+
+
+def _refusing_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("provider", "shown"),
+    [
+        ("openai", "http://***@127.0.0.1:{port}/v1/chat/completions"),
+        ("ollama", "http://127.0.0.1:{port}/api/chat"),  # its client drops the credentials
+    ],
+)
+def test_refused_connection_names_the_url_and_the_settings(
+    tmp_path: Any, provider: str, shown: str
+) -> None:
+    from tooldeck.errors import ModelError
+
+    port = _refusing_port()
+    base = f"http://user:s3cret-pass@127.0.0.1:{port}" + ("/v1" if provider == "openai" else "")
+    config = load_config(
+        overrides={
+            "data_dir": str(tmp_path),
+            "model": {"provider": provider, "name": "m", "base_url": base, "api_key": "k"},
+        },
+        environ={},
+        read_dotenv=False,
+    )
+    with pytest.raises(ModelError) as err:
+        build_agent(config).invoke("What is 2 + 2?")
+    message = str(err.value)
+    assert f"cannot connect to {shown.format(port=port)} (" in message
+    assert "Connection refused" in message and "s3cret-pass" not in message
+    assert all(name in message for name in ("model.base_url", "OPENAI_BASE_URL", "OLLAMA_HOST"))
