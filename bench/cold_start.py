@@ -1,4 +1,11 @@
-"""Cold-start wall time of the CLI and the package import (median of N runs).
+"""Cold-start wall time of the CLI and the package import (median of N runs), and what
+``tooldeck tools list`` imports.
+
+``tools list`` builds every built-in tool (search, web_fetch, summarize, wikipedia, youtube,
+calculator, retriever); each tool must import its own libraries only when it runs. The
+second table says, for each heavy library, whether ``tools list`` imported it and, if so,
+the tooldeck line whose import pulled it in; the third lists the packages that cost the most
+import time (``python -X importtime``, self time summed per top-level package).
 
 python bench/cold_start.py [--runs 10]
 """
@@ -6,13 +13,60 @@ python bench/cold_start.py [--runs 10]
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 
 TARGET_HELP_MS = 150.0
+TARGET_TOOLS_LIST_MS = 1000.0
+
+# Libraries that only running a tool (or an index, or the model) may import.
+HEAVY = (
+    "httpx",
+    "trafilatura",
+    "ddgs",
+    "youtube_transcript_api",
+    "lxml",
+    "chromadb",
+    "numpy",
+    "xllamacpp",
+    "llguidance",
+    "langchain_openai",
+    "langgraph",
+)
+
+# Run in a child: record, for each heavy library, the tooldeck frame (and the direct importer)
+# of its first import, then run `tooldeck tools list` with its output discarded.
+_TRACE = """
+import contextlib, importlib.abc, io, json, sys, traceback
+WATCH = set(json.loads(sys.argv[1]))
+found = {}
+
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        top = name.partition(".")[0]
+        if top in WATCH and top not in found:
+            stack = [f for f in traceback.extract_stack()[:-1] if "importlib" not in f.filename]
+            ours = [f for f in stack if "/tooldeck/" in f.filename]
+            short = lambda name: name.rsplit("/site-packages/", 1)[-1].rsplit("/src/", 1)[-1]
+            where = lambda f: f"{short(f.filename)}:{f.lineno}"
+            found[top] = {
+                "tooldeck": where(ours[-1]) if ours else None,
+                "importer": where(stack[-1]) if stack else None,
+            }
+        return None
+
+sys.meta_path.insert(0, Watch())
+from tooldeck.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(["tools", "list"])
+print(json.dumps({"exit": code, "imported": found}))
+"""
 
 
 def wall_ms(cmd: list[str], runs: int) -> tuple[float, float]:
@@ -25,23 +79,71 @@ def wall_ms(cmd: list[str], runs: int) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
+def heavy_imports() -> dict[str, dict[str, str | None]]:
+    """Heavy libraries that ``tools list`` imports, with where each first came from."""
+    out = subprocess.run(
+        [sys.executable, "-c", _TRACE, json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    if report["exit"] != 0:
+        msg = f"tooldeck tools list exited {report['exit']}: {out.stderr}"
+        raise SystemExit(msg)
+    imported: dict[str, dict[str, str | None]] = report["imported"]
+    return imported
+
+
+def import_costs(exe: list[str], top: int) -> list[tuple[str, float]]:
+    """The ``top`` packages by summed self import time (ms) under ``-X importtime``."""
+    cmd = [exe[0], "-X", "importtime", *exe[1:], "tools", "list"]
+    if exe[0] != sys.executable:  # a console script: run the module in this interpreter
+        cmd = [sys.executable, "-X", "importtime", "-m", "tooldeck", "tools", "list"]
+    err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+    costs: Counter[str] = Counter()
+    for line in err.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+        if match:
+            costs[match.group(2).partition(".")[0]] += int(match.group(1)) / 1000
+    return costs.most_common(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
-    exe = shutil.which("tooldeck") or f"{sys.executable} -m tooldeck"
+    exe = (shutil.which("tooldeck") or f"{sys.executable} -m tooldeck").split()
     commands = {
-        "tooldeck --help": [*exe.split(), "--help"],
-        "tooldeck tools list": [*exe.split(), "tools", "list"],
+        "tooldeck --help": [*exe, "--help"],
+        "tooldeck tools list": [*exe, "tools", "list"],
         'python -c "import tooldeck"': [sys.executable, "-c", "import tooldeck"],
         'python -c "pass" (interpreter floor)': [sys.executable, "-c", "pass"],
     }
-    print(f"median and best of {args.runs} runs; target: --help <= {TARGET_HELP_MS:.0f} ms\n")
+    print(
+        f"median and best of {args.runs} runs; targets: --help <= {TARGET_HELP_MS:.0f} ms, "
+        f"tools list (every built-in tool) < {TARGET_TOOLS_LIST_MS:.0f} ms\n"
+    )
     print(f"| {'command':<38} | {'median ms':>9} | {'best ms':>8} |")
     print(f"|{'-' * 40}|{'-' * 11}|{'-' * 10}|")
     for name, cmd in commands.items():
         median, best = wall_ms(cmd, args.runs)
-        print(f"| {name:<38} | {median:>9.0f} | {best:>8.0f} |")
+        print(f"| {name:<38} | {median:>9.0f} | {best:>8.0f} |", flush=True)
+
+    imported = heavy_imports()
+    print("\nheavy libraries imported by `tooldeck tools list`:\n")
+    print("| library | imported | first imported from (tooldeck line; direct importer) |")
+    print("|---------|----------|--------------------------------------------------------|")
+    for name in HEAVY:
+        where = imported.get(name)
+        origin = f"{where['tooldeck']}; {where['importer']}" if where else ""
+        print(f"| {name} | {'YES' if where else 'no'} | {origin} |")
+
+    print("\npackages by import time in `tooldeck tools list` (-X importtime, self ms):\n")
+    print("| package | ms |")
+    print("|---------|----|")
+    for package, ms in import_costs(exe, 10):
+        print(f"| {package} | {ms:.0f} |")
 
 
 if __name__ == "__main__":
