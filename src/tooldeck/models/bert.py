@@ -55,6 +55,8 @@ _BLAS_LOCK = threading.Lock()
 # exp(80) * 6000 keys < float32 max (3.4e38): softmax without the max shift is safe below this
 _EXP_SAFE = 80.0
 _SHORT_JOB_TOKENS = 256
+# A word cut into more pieces than 0.7 per character has fallen apart into characters.
+_FRAGMENTED = 0.7
 
 
 @functools.cache
@@ -216,6 +218,7 @@ class BertEncoder:
         tokenizer.no_padding()
         tokenizer.enable_truncation(self.max_seq_length)
         self._tokenizer = tokenizer
+        self._unk = str(getattr(tokenizer.model, "unk_token", "[UNK]"))
 
     @staticmethod
     def _folder_max_len(folder: Path, config: dict[str, Any]) -> int:
@@ -281,6 +284,32 @@ class BertEncoder:
                 ff2_w=t(b + "output.dense.weight"), ff2_b=get(b + "output.dense.bias"),
                 ln2_w=get(b + "output.LayerNorm.weight"), ln2_b=get(b + "output.LayerNorm.bias"),
             ))
+
+    def coverage(self, text: str) -> float:
+        """The share of ``text``'s letters in words this model's vocabulary covers.
+
+        A word counts as covered when the tokenizer keeps it without ``[UNK]`` and in pieces
+        longer than single characters on average: text in a script the vocabulary lacks falls
+        apart into characters (Hangul into jamo, Cyrillic letter by letter) or ``[UNK]``. This
+        measures the model's own tokenizer, so a multilingual model covers what it covers.
+
+        Returns:
+            1.0 for a text with no letters.
+        """
+        enc = self._tokenizer.encode(text[:4000], add_special_tokens=False)
+        words: dict[int, list[tuple[str, int, int]]] = {}
+        for token, word, (start, end) in zip(enc.tokens, enc.word_ids, enc.offsets, strict=True):
+            if word is not None:
+                words.setdefault(word, []).append((token, start, end))
+        covered = total = 0
+        for pieces in words.values():
+            span = text[min(p[1] for p in pieces):max(p[2] for p in pieces)]
+            letters = sum(c.isalpha() for c in span)
+            total += letters
+            whole = len(span) <= 2 or len(pieces) / len(span) < _FRAGMENTED
+            if letters and whole and all(p[0] != self._unk for p in pieces):
+                covered += letters
+        return covered / total if total else 1.0
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Return the token ids of each text ([CLS] ... [SEP], truncated)."""

@@ -75,6 +75,10 @@ class LocalEmbeddings(Embeddings):
         bar = tqdm(total=total, unit="text", desc="embedding", file=sys.stderr, leave=False)
         return bar.update, bar
 
+    def coverage(self, text: str) -> float:
+        """The share of ``text``'s letters the model's vocabulary covers (see the encoder)."""
+        return self.encoder.coverage(text)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents (normalised vectors)."""
         return self.embed_array(texts).tolist()  # type: ignore[no-any-return]

@@ -22,10 +22,16 @@ if TYPE_CHECKING:
 
     from tooldeck.rag.index import HybridIndex, Match
 
-__all__ = ["AskResult", "ask", "choose_match", "match_summary", "render_block", "shorten"]
+__all__ = [
+    "AskResult", "ask", "choose_match", "language_notice", "match_summary", "render_block",
+    "shorten",
+]
 
 _CONTEXT_CHARS = 1500
 _MIN_SIMILARITY = 0.2
+# Below this share of covered letters the embedder cannot read the question (see
+# BertEncoder.coverage); the answer says so instead of presenting matches as meaningful.
+_MIN_COVERAGE = 0.5
 
 
 @dataclass
@@ -45,7 +51,9 @@ class AskResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``tooldeck ask --json`` and ``/v1/ask``."""
+        notice = self.extra.get("notice")
         return {
+            **({"notice": notice} if notice else {}),
             "answer": self.answer,
             "matches": [
                 {"kind": m.kind, "id": m.ref, "source": m.source, "score": round(m.score, 6),
@@ -166,6 +174,21 @@ def choose_match(
     return number - 1, rest
 
 
+def language_notice(embeddings: Any, question: str) -> str | None:
+    """A plain notice when the embedding model cannot read the question's language, else None.
+
+    Uses the model's own ``coverage(text)`` when it has one (the built-in encoder does); other
+    embeddings are trusted to cover what they are given.
+    """
+    coverage = getattr(embeddings, "coverage", None)
+    if coverage is None:
+        return None
+    share = float(coverage(question))
+    if share >= _MIN_COVERAGE:
+        return None
+    return render(str(load_template("rag")["language"]), share=f"{1 - share:.0%}")
+
+
 def ask(
     index: HybridIndex,
     question: str,
@@ -187,6 +210,9 @@ def ask(
         ModelError: the model failed.
     """
     matches = index.search_documents(question, top_k, filters)
+    notice = language_notice(index.embeddings, question)
+    if notice is not None:  # no model call either: it would be choosing among noise
+        return AskResult(notice, matches, None, extra={"notice": notice})
     not_found = str(load_template("rag")["not_found"])
     if not matches:
         return AskResult(not_found, [], None)
