@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 import os
-import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ from langchain_core.tools import ToolException, tool
 from tests.helpers import boom, echo, search, sleepy
 from tooldeck.errors import ToolExecutionError, ToolTimeoutError
 from tooldeck.tools.builtin.calculator import calculator
-from tooldeck.tools.isolate import _PlainUnpickler, run_in_subprocess
+from tooldeck.tools.isolate import run_in_subprocess
 from tooldeck.tools.runner import Observation, arun_tool, failure_observation, run_tool
 from tooldeck.tools.select import preselect_tools, rank_tools
 
@@ -97,6 +95,10 @@ def _fail(text: str) -> str:
     raise ValueError(text)
 
 
+def _echo(value: object) -> object:
+    return value
+
+
 def _not_plain() -> Fraction:
     return Fraction(1, 3)
 
@@ -169,11 +171,13 @@ def test_worker_results_and_errors() -> None:
         run_in_subprocess(lambda: 1, timeout_s=60)
 
 
-def test_plain_unpickler_refuses_objects() -> None:
-    plain = {"a": [1, 2.5, "x", b"y", None, True, (3,), {4}, frozenset({5})]}
-    assert _PlainUnpickler(io.BytesIO(pickle.dumps(plain, protocol=5))).load() == plain
-    with pytest.raises(pickle.UnpicklingError, match=r"refused \w+\.system"):
-        _PlainUnpickler(io.BytesIO(pickle.dumps(os.system))).load()
+def test_only_plain_data_crosses_as_json() -> None:
+    assert run_in_subprocess(_echo, {"a": [1, 2.5, "x", None, True]}, timeout_s=60) == {
+        "a": [1, 2.5, "x", None, True]}
+    with pytest.raises(ToolExecutionError, match="pass plain data"):
+        run_in_subprocess(_echo, Fraction(1, 3), timeout_s=60)
+    with pytest.raises(ToolExecutionError, match="pass a module-level function"):
+        run_in_subprocess(_square.__call__, 2, timeout_s=60)
 
 
 def test_tool_errors_become_observations() -> None:

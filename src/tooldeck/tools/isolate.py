@@ -8,10 +8,10 @@ does), or does the heavy part through :func:`run_in_subprocess`, which runs a mo
 function in a pre-started worker process and kills the worker when the call runs past its
 timeout. The waiting thread sleeps on a socket, so the rest of the process keeps running.
 
-Only plain data crosses. The function (by reference) and its arguments are pickled by the
-parent; the reply comes back through an unpickler that refuses every class, so only ``str``,
-``bytes``, numbers, ``bool``, ``None`` and lists, tuples, dicts and sets of them can arrive and
-a worker can never make the parent build an object. A worker is a fresh interpreter started
+Only plain data crosses, as JSON both ways (no pickle): the function goes by reference (its
+module and name, imported in the worker), its arguments and its result must be text, numbers,
+``bool``, ``None`` and lists or dicts of them, so a worker can never make the parent build an
+object. A worker is a fresh interpreter started
 with ``subprocess`` (POSIX), never a ``fork`` of a process that runs threads (that can
 deadlock) nor a ``multiprocessing`` child (that re-runs the main script).
 """
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
-import io
 import json
-import pickle
 import signal
 import socket
 import subprocess
@@ -48,12 +46,19 @@ _BOOT = (
 )
 
 
-class _PlainUnpickler(pickle.Unpickler):
-    """Reads only plain data: any class or function in the stream is refused."""
+def _dump(message: Any) -> bytes:
+    return json.dumps(message, allow_nan=False).encode("utf-8")
 
-    def find_class(self, module: str, name: str) -> Any:
-        msg = f"refused {module}.{name}: a worker may only send back plain data"
-        raise pickle.UnpicklingError(msg)
+
+def _function(module: str, name: str) -> Callable[..., Any]:
+    """The module-level function ``module.name`` (imported in the worker)."""
+    found: Any = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    if not callable(found):
+        msg = f"{module}.{name} is not callable"
+        raise TypeError(msg)
+    return cast(Callable[..., Any], found)
 
 
 def _worker_main(fd: int) -> None:
@@ -73,18 +78,21 @@ def _serve(conn: Connection) -> None:
 
 
 def _answer(request: bytes) -> bytes:
-    """Run one request from the parent (trusted: it wrote the bytes) and pickle the reply."""
+    """Run one JSON request from the parent and answer in JSON."""
     try:
-        kind, body = pickle.loads(request)  # noqa: S301  # written by our own parent process
-        if kind == "import":
-            importlib.import_module(body)
-            return pickle.dumps(("ok", None))
-        fn, args = body
-        return pickle.dumps(("ok", fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+        message = json.loads(request)
+        if message["kind"] == "import":
+            importlib.import_module(message["module"])
+            return _dump(["ok", None])
+        result = _function(message["module"], message["name"])(*message["args"])
+        try:
+            return _dump(["ok", result])
+        except (TypeError, ValueError):
+            return _dump(["not-plain", type(result).__name__])
     except Exception as exc:
         tool_error = any(c.__name__ == "ToolException" for c in type(exc).__mro__)
         text = str(exc)[:_MAX_ERROR_CHARS]
-        return pickle.dumps(("error", tool_error, type(exc).__name__, text))
+        return _dump(["error", tool_error, type(exc).__name__, text])
 
 
 class _Worker:
@@ -108,7 +116,7 @@ class _Worker:
         """Import ``module`` in the worker; its start and imports do not count as the call's."""
         if module not in self._modules:
             try:
-                reply = self.ask(pickle.dumps(("import", module)), STARTUP_TIMEOUT_S)
+                reply = self.ask(_dump({"kind": "import", "module": module}), STARTUP_TIMEOUT_S)
             except ToolTimeoutError:
                 msg = f"the worker process did not start within {STARTUP_TIMEOUT_S:g} s"
                 raise ToolExecutionError(msg) from None
@@ -160,13 +168,13 @@ def _give_back(worker: _Worker) -> None:
 def _unpack(reply: bytes) -> Any:
     from langchain_core.tools import ToolException
 
-    try:
-        message = _PlainUnpickler(io.BytesIO(reply)).load()
-    except pickle.UnpicklingError:
-        msg = "the worker returned something other than plain data (text, numbers, lists, dicts)"
-        raise ToolExecutionError(msg) from None
+    message = json.loads(reply)
     if message[0] == "ok":
         return message[1]
+    if message[0] == "not-plain":
+        msg = (f"the worker returned a {message[1]}, something other than plain data (text, "
+               "numbers, lists, dicts)")
+        raise ToolExecutionError(msg)
     _, tool_error, name, text = message
     if tool_error:
         raise ToolException(text)
@@ -182,7 +190,7 @@ def run_in_subprocess(fn: Callable[..., T], *args: object, timeout_s: float) -> 
 
     Args:
         fn: A module-level function (sent by reference, so lambdas and closures cannot go).
-        *args: Its arguments: plain, picklable data.
+        *args: Its arguments: plain data (text, numbers, lists, dicts), sent as JSON.
         timeout_s: Seconds the call may run; the worker is killed after that.
 
     Returns:
@@ -194,14 +202,18 @@ def run_in_subprocess(fn: Callable[..., T], *args: object, timeout_s: float) -> 
         ToolExecutionError: ``fn`` raised anything else, returned non-plain data, could not be
             sent, or the worker died.
     """
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or not name or "<" in name:
+        msg = f"cannot send {fn!r} to a worker process; pass a module-level function"
+        raise ToolExecutionError(msg)
     try:
-        request = pickle.dumps(("call", (fn, args)), protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        msg = f"cannot send {fn!r} to a worker process ({exc}); pass a module-level function"
+        request = _dump({"kind": "call", "module": module, "name": name, "args": list(args)})
+    except (TypeError, ValueError) as exc:
+        msg = f"cannot send the arguments to a worker process ({exc}); pass plain data"
         raise ToolExecutionError(msg) from None
     worker = _take()
     try:
-        worker.prepare(getattr(fn, "__module__", None) or "builtins")
+        worker.prepare(module)
         reply = worker.ask(request, timeout_s)
     except BaseException:
         worker.kill()
