@@ -119,3 +119,29 @@ class JSONHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def grammar_accepts(grammar: str, text: str) -> bool:
+    """Whether ``text`` is a complete sentence of ``grammar``.
+
+    Checked with llguidance, the engine llama.cpp runs these grammars with, on a byte tokenizer;
+    the calling test is skipped when llguidance is not installed.
+    """
+    import pytest
+
+    llguidance = pytest.importorskip(
+        "llguidance", reason="the grammar checker (pip install llguidance)")
+    tokenizer = llguidance.LLTokenizer("byte")
+    matcher = llguidance.LLMatcher(tokenizer, grammar)
+    assert not matcher.is_error(), matcher.get_error()
+    tokens = tokenizer.tokenize_str(text)
+    if matcher.validate_tokens(tokens) < len(tokens):
+        return False
+    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
+
+
+def step_accepted(tools: list[Any], name: str, arguments: str) -> bool:
+    """Whether the ReAct grammar over ``tools`` accepts calling ``name`` with ``arguments``."""
+    from tooldeck.agents.grammar import react_grammar
+
+    return grammar_accepts(react_grammar(tools), react("I need it", name, arguments))

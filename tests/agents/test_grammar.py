@@ -12,7 +12,7 @@ import pytest
 from langchain_core.tools import tool
 from pydantic import Field
 
-from tests.helpers import echo, search
+from tests.helpers import echo, grammar_accepts, search
 from tooldeck.agents.grammar import (
     STRING_CAP,
     json_value_rule,
@@ -79,21 +79,6 @@ def my_tool_dash(count: int) -> str:
     return str(count)
 
 
-def _matcher(grammar: str) -> Any:
-    llguidance = pytest.importorskip("llguidance")
-    matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), grammar)
-    assert not matcher.is_error(), matcher.get_error()
-    return matcher
-
-
-def accepts(grammar: str, text: str) -> bool:
-    """Whether ``text`` is a complete sentence of ``grammar``."""
-    llguidance = pytest.importorskip("llguidance")
-    matcher = _matcher(grammar)
-    tokens = llguidance.LLTokenizer("byte").tokenize_str(text)
-    if matcher.validate_tokens(tokens) < len(tokens):
-        return False
-    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
 
 
 def act(tool_name: str, arguments: str) -> str:
@@ -113,68 +98,68 @@ def test_react_grammar_shape() -> None:
 
 def test_steps_accepted_and_refused() -> None:
     grammar = react_grammar([calculator, echo])
-    assert accepts(grammar, act("calculator", '{"expression": "17 * 23"}'))
-    assert accepts(grammar, act("echo", '{"text": "hi"}'))
-    assert accepts(grammar, "Thought: easy\nFinal Answer: 42")
-    assert not accepts(grammar, act("search", '{"query": "x"}'))  # not offered
-    assert not accepts(grammar, act("calculator", '{"expression": "import os"}'))  # pattern
-    assert not accepts(grammar, act("echo", '{"text": "hi", "extra": 1}'))
-    assert not accepts(grammar, act("echo", '{ "text":"hi"}'))  # compact JSON only
-    assert not accepts(react_grammar([]), act("echo", '{"text": "hi"}'))
+    assert grammar_accepts(grammar, act("calculator", '{"expression": "17 * 23"}'))
+    assert grammar_accepts(grammar, act("echo", '{"text": "hi"}'))
+    assert grammar_accepts(grammar, "Thought: easy\nFinal Answer: 42")
+    assert not grammar_accepts(grammar, act("search", '{"query": "x"}'))  # not offered
+    assert not grammar_accepts(grammar, act("calculator", '{"expression": "import os"}'))  # pattern
+    assert not grammar_accepts(grammar, act("echo", '{"text": "hi", "extra": 1}'))
+    assert not grammar_accepts(grammar, act("echo", '{ "text":"hi"}'))  # compact JSON only
+    assert not grammar_accepts(react_grammar([]), act("echo", '{"text": "hi"}'))
 
 
 def test_optional_arguments_can_be_passed_or_left_out() -> None:
     grammar = react_grammar([rich_args])
-    assert accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3}'))
-    assert accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3, "units": "imperial"}'))
-    assert accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3, "detailed": true}'))
-    assert not accepts(grammar, act("rich_args", '{"city": "Oslo"}'))  # days is required
-    assert not accepts(grammar, act("rich_args", '{"city": "Oslo", "days": "3"}'))
-    assert not accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3.5}'))
+    assert grammar_accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3}'))
+    assert grammar_accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3, "units": "imperial"}'))
+    assert grammar_accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3, "detailed": true}'))
+    assert not grammar_accepts(grammar, act("rich_args", '{"city": "Oslo"}'))  # days is required
+    assert not grammar_accepts(grammar, act("rich_args", '{"city": "Oslo", "days": "3"}'))
+    assert not grammar_accepts(grammar, act("rich_args", '{"city": "Oslo", "days": 3.5}'))
     assert tool_args_schema(rich_args)["required"] == ["city", "days"]
 
 
 def test_long_and_empty_strings_follow_the_schema() -> None:
     grammar = react_grammar([fetch_page, search])
     long_url = "https://example.org/" + "a" * 1500
-    assert accepts(grammar, act("fetch_page", f'{{"url": "{long_url}"}}'))
+    assert grammar_accepts(grammar, act("fetch_page", f'{{"url": "{long_url}"}}'))
     too_long = "x" * (STRING_CAP + 1)
-    assert not accepts(grammar, act("fetch_page", f'{{"url": "{too_long}"}}'))  # the cap
-    assert accepts(grammar, act("fetch_page", '{"url": ""}'))  # no minLength: empty is fine
-    assert accepts(grammar, act("fetch_page", '{"url": "u", "note": "abcde"}'))
-    assert not accepts(grammar, act("fetch_page", '{"url": "u", "note": "abcdef"}'))  # maxLength
+    assert not grammar_accepts(grammar, act("fetch_page", f'{{"url": "{too_long}"}}'))  # the cap
+    assert grammar_accepts(grammar, act("fetch_page", '{"url": ""}'))  # no minLength: empty is fine
+    assert grammar_accepts(grammar, act("fetch_page", '{"url": "u", "note": "abcde"}'))
+    assert not grammar_accepts(grammar, act("fetch_page", '{"url": "u", "note": "abcdef"}'))  # maxLength
     query = "what is " + "very " * 60 + "long"
-    assert accepts(grammar, act("search", f'{{"query": "{query}"}}'))  # was cut at 120
-    assert accepts(grammar, act("fetch_page", '{"url": "a \\"quoted\\" café path"}'))
+    assert grammar_accepts(grammar, act("search", f'{{"query": "{query}"}}'))  # was cut at 120
+    assert grammar_accepts(grammar, act("fetch_page", '{"url": "a \\"quoted\\" café path"}'))
 
 
 def test_enums_arrays_and_numbers() -> None:
     grammar = react_grammar([fetch_page])
     ok = '{"url": "u", "mode": "links", "tags": ["a", "b"], "limit": 10, "ratio": 0.25}'
-    assert accepts(grammar, act("fetch_page", ok))
-    assert accepts(grammar, act("fetch_page", '{"url": "u", "tags": null}'))
-    assert accepts(grammar, act("fetch_page", '{"url": "u", "tags": []}'))
-    assert not accepts(grammar, act("fetch_page", '{"url": "u", "mode": "html"}'))  # enum
-    assert not accepts(grammar, act("fetch_page", '{"url": "u", "limit": 11}'))  # le=10
-    assert not accepts(grammar, act("fetch_page", '{"url": "u", "tags": [1]}'))
-    assert not accepts(grammar, act("fetch_page", '{"url": "u", "ratio": "half"}'))
+    assert grammar_accepts(grammar, act("fetch_page", ok))
+    assert grammar_accepts(grammar, act("fetch_page", '{"url": "u", "tags": null}'))
+    assert grammar_accepts(grammar, act("fetch_page", '{"url": "u", "tags": []}'))
+    assert not grammar_accepts(grammar, act("fetch_page", '{"url": "u", "mode": "html"}'))  # enum
+    assert not grammar_accepts(grammar, act("fetch_page", '{"url": "u", "limit": 11}'))  # le=10
+    assert not grammar_accepts(grammar, act("fetch_page", '{"url": "u", "tags": [1]}'))
+    assert not grammar_accepts(grammar, act("fetch_page", '{"url": "u", "ratio": "half"}'))
 
 
 def test_tool_names_that_slug_alike_are_both_callable() -> None:
     grammar = react_grammar([my_tool_underscore, my_tool_dash])
-    assert accepts(grammar, act("my_tool", '{"text": "a"}'))
-    assert accepts(grammar, act("my-tool", '{"count": 2}'))
-    assert not accepts(grammar, act("my-tool", '{"text": "a"}'))  # each keeps its own schema
-    assert not accepts(grammar, act("my_tool", '{"count": 2}'))
+    assert grammar_accepts(grammar, act("my_tool", '{"text": "a"}'))
+    assert grammar_accepts(grammar, act("my-tool", '{"count": 2}'))
+    assert not grammar_accepts(grammar, act("my-tool", '{"text": "a"}'))  # each keeps its own schema
+    assert not grammar_accepts(grammar, act("my_tool", '{"count": 2}'))
 
 
 def test_json_value_and_self_ask_grammars() -> None:
     grammar = json_value_rule({"type": "object", "properties": {"a": {"type": "integer"}}})
-    assert accepts(grammar, '{"a": 1}') and accepts(grammar, "{}")
-    assert not accepts(grammar, '{"b": 1}')
-    assert accepts(self_ask_grammar(), "Follow up: Who is X?")
-    assert accepts(self_ask_grammar(), "So the final answer is: Paris")
-    assert not accepts(self_ask_grammar(), "Paris")
+    assert grammar_accepts(grammar, '{"a": 1}') and grammar_accepts(grammar, "{}")
+    assert not grammar_accepts(grammar, '{"b": 1}')
+    assert grammar_accepts(self_ask_grammar(), "Follow up: Who is X?")
+    assert grammar_accepts(self_ask_grammar(), "So the final answer is: Paris")
+    assert not grammar_accepts(self_ask_grammar(), "Paris")
 
 
 def test_unknown_formats_and_keywords_do_not_break_the_grammar() -> None:
@@ -182,7 +167,7 @@ def test_unknown_formats_and_keywords_do_not_break_the_grammar() -> None:
         "type": "object",
         "properties": {"when": {"type": "string", "format": "no-such-format", "not": {}}},
     }
-    assert accepts(json_value_rule(schema), '{"when": "soon"}')
+    assert grammar_accepts(json_value_rule(schema), '{"when": "soon"}')
 
 
 @pytest.mark.integration

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
+from tests.helpers import grammar_accepts
 from tooldeck.agents.grammar import react_grammar
 from tooldeck.errors import ToolDeckError
 from tooldeck.tools.examples import ToolExample, tool_examples
@@ -43,17 +44,6 @@ _INVOKE_S = 60.0  # longest a direct invoke of a first example may take (network
 
 def _llguidance() -> Any:
     return pytest.importorskip("llguidance", reason="the grammar checker (pip install llguidance)")
-
-
-def _accepts(grammar: str, text: str) -> bool:
-    llguidance = _llguidance()
-    tokenizer = llguidance.LLTokenizer("byte")
-    matcher = llguidance.LLMatcher(tokenizer, grammar)
-    assert not matcher.is_error(), matcher.get_error()
-    tokens = tokenizer.tokenize_str(text)
-    if matcher.validate_tokens(tokens) < len(tokens):
-        return False
-    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
 
 
 def _schema(tool: BaseTool) -> dict[str, Any]:
@@ -111,7 +101,7 @@ class ToolSuite:
     ) -> None:
         arguments = json.dumps(first_example.input, ensure_ascii=False)
         step = f"Thought: I should use {tool.name}\nAction: {tool.name}\nAction Input: {arguments}"
-        assert _accepts(react_grammar([tool]), step), step
+        assert grammar_accepts(react_grammar([tool]), step), step
 
     def test_first_example_returns_text_or_a_tool_error(
         self, tool: BaseTool, first_example: ToolExample

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 
+from tests.helpers import step_accepted
 from tooldeck.chains.summarize import (
     PROGRESS_EVENT,
     SummarizeChain,
@@ -391,28 +392,11 @@ def test_registered_with_examples() -> None:
     assert example["input"] == {"text": None, "url": "https://example.com/rivers"}
 
 
-def grammar_accepts(tools: list[Any], text: str) -> bool:
-    """Whether the ReAct grammar over ``tools`` accepts ``text`` (llguidance, as llama.cpp)."""
-    from tooldeck.agents.grammar import react_grammar
-
-    llguidance = pytest.importorskip("llguidance")
-    matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), react_grammar(tools))
-    assert not matcher.is_error(), matcher.get_error()
-    tokens = llguidance.LLTokenizer("byte").tokenize_str(text)
-    if matcher.validate_tokens(tokens) < len(tokens):
-        return False
-    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
-
-
-def action(name: str, arguments: str) -> str:
-    return f"Thought: I need it\nAction: {name}\nAction Input: {arguments}"
-
-
 def test_the_react_grammar_can_express_either_argument() -> None:
     tools = [make_tool()]
-    assert grammar_accepts(tools, action("summarize", '{"url": "https://example.com/a"}'))
-    assert grammar_accepts(tools, action("summarize", '{"text": "Rivers flow.", "url": null}'))
-    assert grammar_accepts(tools, action("summarize", '{"text": "' + "a" * 3000 + '"}'))
+    assert step_accepted(tools, "summarize", '{"url": "https://example.com/a"}')
+    assert step_accepted(tools, "summarize", '{"text": "Rivers flow.", "url": null}')
+    assert step_accepted(tools, "summarize", '{"text": "' + "a" * 3000 + '"}')
 
 
 REPORT = "\n\n".join(

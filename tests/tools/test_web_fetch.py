@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from langchain_core.tools import ToolException
 
+from tests.helpers import grammar_accepts
 from tooldeck.agents.grammar import react_grammar, tool_args_schema
 from tooldeck.config_schema import WebConfig
 from tooldeck.testing import ToolStandardTests
@@ -271,7 +272,6 @@ def test_pages_with_no_readable_text() -> None:
 
 
 def test_schema_is_bounded_and_the_grammar_can_express_it() -> None:
-    llguidance = pytest.importorskip("llguidance")
     tool = _tool()
     spec = tool_args_schema(tool)["properties"]["url"]
     assert spec["maxLength"] == 2000 and spec["type"] == "string"
@@ -279,12 +279,7 @@ def test_schema_is_bounded_and_the_grammar_can_express_it() -> None:
 
     def accepts(url: str) -> bool:
         text = f'Thought: read it\nAction: web_fetch\nAction Input: {{"url": "{url}"}}'
-        matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), grammar)
-        assert not matcher.is_error(), matcher.get_error()
-        tokens = llguidance.LLTokenizer("byte").tokenize_str(text)
-        if matcher.validate_tokens(tokens) < len(tokens):
-            return False
-        return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
+        return grammar_accepts(grammar, text)
 
     assert accepts("https://en.wikipedia.org/wiki/Ada_Lovelace?x=1&y=%C3%A9#top")
     assert not accepts("https://a.example/two words")

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.helpers import step_accepted
 from tooldeck.config import Config, WebConfig
 from tooldeck.testing import ToolStandardTests
 from tooldeck.tools.builtin.wikipedia import WikipediaTool, register_into
@@ -220,26 +221,9 @@ def test_registered_with_examples() -> None:
     assert json.loads(json.dumps(example["input"])) == {"query": "Marie Curie"}
 
 
-def grammar_accepts(tools: list[Any], text: str) -> bool:
-    """Whether the ReAct grammar over ``tools`` accepts ``text`` (llguidance, as llama.cpp)."""
-    from tooldeck.agents.grammar import react_grammar
-
-    llguidance = pytest.importorskip("llguidance")
-    matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), react_grammar(tools))
-    assert not matcher.is_error(), matcher.get_error()
-    tokens = llguidance.LLTokenizer("byte").tokenize_str(text)
-    if matcher.validate_tokens(tokens) < len(tokens):
-        return False
-    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
-
-
-def action(name: str, arguments: str) -> str:
-    return f"Thought: I need it\nAction: {name}\nAction Input: {arguments}"
-
-
 def test_the_react_grammar_can_express_the_arguments() -> None:
     tools = [WikipediaTool()]
-    assert grammar_accepts(tools, action("wikipedia", '{"query": "Mercury"}'))
-    assert grammar_accepts(tools, action("wikipedia", '{"query": "Mercury", "lang": "de"}'))
-    assert not grammar_accepts(tools, action("wikipedia", '{"query": "Mercury", "lang": "EN!"}'))
-    assert not grammar_accepts(tools, action("wikipedia", '{"lang": "de"}'))
+    assert step_accepted(tools, "wikipedia", '{"query": "Mercury"}')
+    assert step_accepted(tools, "wikipedia", '{"query": "Mercury", "lang": "de"}')
+    assert not step_accepted(tools, "wikipedia", '{"query": "Mercury", "lang": "EN!"}')
+    assert not step_accepted(tools, "wikipedia", '{"lang": "de"}')

@@ -16,6 +16,7 @@ import requests
 import youtube_transcript_api as yta
 from langchain_core.tools import ToolException
 
+from tests.helpers import step_accepted
 from tooldeck.config import Config, WebConfig
 from tooldeck.testing import ToolStandardTests
 from tooldeck.tools.builtin.youtube import (
@@ -384,27 +385,10 @@ def test_registered_schema_follows_the_transcript_setting(transcripts: bool) -> 
     assert tool.metadata["examples"][0]["input"] == {"query": "python tutorial for beginners, 3"}
 
 
-def grammar_accepts(tools: list[Any], text: str) -> bool:
-    """Whether the ReAct grammar over ``tools`` accepts ``text`` (llguidance, as llama.cpp)."""
-    from tooldeck.agents.grammar import react_grammar
-
-    llguidance = pytest.importorskip("llguidance")
-    matcher = llguidance.LLMatcher(llguidance.LLTokenizer("byte"), react_grammar(tools))
-    assert not matcher.is_error(), matcher.get_error()
-    tokens = llguidance.LLTokenizer("byte").tokenize_str(text)
-    if matcher.validate_tokens(tokens) < len(tokens):
-        return False
-    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
-
-
-def action(name: str, arguments: str) -> str:
-    return f"Thought: I need it\nAction: {name}\nAction Input: {arguments}"
-
-
 def test_the_react_grammar_can_express_the_arguments() -> None:
     off, on = [make_tool()], [make_tool(youtube_transcripts=True)]
-    assert grammar_accepts(off, action("youtube", '{"query": "lofi"}'))
-    assert grammar_accepts(off, action("youtube", '{"query": "lofi", "max_results": 3}'))
-    assert not grammar_accepts(off, action("youtube", '{"query": "lofi", "max_results": 50}'))
-    assert not grammar_accepts(off, action("youtube", '{"transcript_of": "dQw4w9WgXcQ"}'))
-    assert grammar_accepts(on, action("youtube", '{"transcript_of": "dQw4w9WgXcQ"}'))
+    assert step_accepted(off, "youtube", '{"query": "lofi"}')
+    assert step_accepted(off, "youtube", '{"query": "lofi", "max_results": 3}')
+    assert not step_accepted(off, "youtube", '{"query": "lofi", "max_results": 50}')
+    assert not step_accepted(off, "youtube", '{"transcript_of": "dQw4w9WgXcQ"}')
+    assert step_accepted(on, "youtube", '{"transcript_of": "dQw4w9WgXcQ"}')
