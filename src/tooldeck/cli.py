@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tooldeck.errors import InputError, ToolDeckError
+from tooldeck.errors import ToolDeckError
 from tooldeck.redact import scrub, scrubbed_output
 
 if TYPE_CHECKING:
@@ -88,19 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _agent_flags(chat)
 
-    tools = sub.add_parser("tools", help="list tools, or run one directly").add_subparsers(
-        dest="tools_command", metavar="ACTION", required=True
-    )
-    tools_list = tools.add_parser(
-        "list", help="name, plugin, description and availability of every tool", parents=[common]
-    )
-    tools_list.add_argument(
-        "--json", action="store_true", help="print a JSON list, with each tool's args schema"
-    )
-    tool_run = tools.add_parser("run", help="run one tool with JSON arguments", parents=[common])
-    tool_run.add_argument("name")
-    tool_run.add_argument("arguments", help='JSON object, e.g. \'{"expression": "2*3"}\'')
-
     config = sub.add_parser("config", help="show the effective configuration").add_subparsers(
         dest="config_command", metavar="ACTION", required=True
     )
@@ -126,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--trust-hub-hash", action="store_true",
                       help="with no pinned hash, accept the hub's own hash header (same origin)")
 
-    from tooldeck import cli_eval, cli_index, cli_serve
+    from tooldeck import cli_eval, cli_index, cli_memory, cli_prompts, cli_serve, cli_tools
 
-    for module in (cli_index, cli_serve, cli_eval):
+    for module in (cli_tools, cli_index, cli_serve, cli_eval, cli_prompts, cli_memory):
         module.add_parsers(sub, common)
     return parser
 
@@ -263,23 +250,6 @@ def _build_agent(config: Config) -> BaseAgent:
     return agent
 
 
-def _cmd_tools(args: argparse.Namespace) -> int:
-    from tooldeck.console import print_tools, run_one_tool
-    from tooldeck.tools.registry import build_registry
-
-    config = _load(args)
-    registry = build_registry(config)
-    if args.tools_command == "list":
-        print_tools(registry, as_json=args.json)
-        return 0
-    try:
-        arguments = json.loads(args.arguments)
-    except json.JSONDecodeError as exc:
-        msg = f"tool arguments are not valid JSON ({exc.msg} at char {exc.pos}); pass an object"
-        raise InputError(msg) from None
-    return run_one_tool(registry, args.name, arguments, config.agent.tool_timeout_s)
-
-
 def _cmd_config(args: argparse.Namespace) -> int:
     import yaml
 
@@ -320,7 +290,7 @@ def _delegate(module: str, name: str) -> Any:
 _COMMANDS = {
     "run": _cmd_run,
     "chat": _cmd_chat,
-    "tools": _cmd_tools,
+    "tools": _delegate("cli_tools", "cmd_tools"),
     "config": _cmd_config,
     "models": _cmd_models,
     "index": _delegate("cli_index", "cmd_index"),
@@ -328,6 +298,8 @@ _COMMANDS = {
     "indexes": _delegate("cli_index", "cmd_indexes"),
     "serve": _delegate("cli_serve", "cmd_serve"),
     "eval": _delegate("cli_eval", "cmd_eval"),
+    "prompts": _delegate("cli_prompts", "cmd_prompts"),
+    "memory": _delegate("cli_memory", "cmd_memory"),
 }
 
 

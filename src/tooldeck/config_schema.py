@@ -19,6 +19,8 @@ __all__ = [
     "AgentConfig",
     "Config",
     "EmbeddingsConfig",
+    "MemoryConfig",
+    "PromptsConfig",
     "IndexConfig",
     "ModelConfig",
     "RagConfig",
@@ -179,6 +181,26 @@ class WebConfig(_Strict):
     summarize_max_chars: int = Field(default=2_000_000, ge=1_000, le=100_000_000)
 
 
+class MemoryConfig(_Strict):
+    """Conversation memory: which kinds are combined and their budgets (issue 9, part 5)."""
+
+    kinds: list[Literal["window", "summary", "vector"]] = Field(
+        default_factory=lambda: ["window"]
+    )
+    window_turns: int = Field(default=5, ge=0, le=1000)
+    summary_max_tokens: int = Field(default=512, ge=16, le=100_000)
+    vector_k: int = Field(default=3, ge=1, le=100)
+    max_history_tokens: int | None = Field(default=None, ge=0)
+
+
+class PromptsConfig(_Strict):
+    """Prompt templates and few-shot example sets (issue 9, parts 2-4)."""
+
+    prompts_dir: Path | None = None
+    example_files: list[Path] = Field(default_factory=list)
+    max_examples: int = Field(default=2, ge=0, le=50)
+
+
 class Config(_Strict):
     """The whole tooldeck configuration."""
 
@@ -194,6 +216,8 @@ class Config(_Strict):
     rag: RagConfig = Field(default_factory=RagConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
 
 
 def _default_data_dir() -> Path:

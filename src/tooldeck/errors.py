@@ -7,6 +7,7 @@ and an exit code that ``cli.py`` maps it to::
     ├── UsageError (exit 2)                 bad input from the user
     │   ├── ConfigError                     unknown key, wrong type, unknown name, unreadable file
     │   ├── InputError                      empty question, question over the size limit
+    │   ├── PromptError                     unknown template, missing variable, malformed file
     │   └── UnknownToolError                a tool name that is not registered
     ├── PluginError                         duplicate tool names, a plugin that returns junk
     ├── ModelError                          the model layer
@@ -60,6 +61,7 @@ __all__ = [
     "ModelOutputError",
     "NetworkError",
     "NetworkTimeoutError",
+    "PromptError",
     "PluginError",
     "PortInUseError",
     "ResponseTooLargeError",
@@ -88,6 +90,10 @@ class UsageError(ToolDeckError):
 
 class ConfigError(UsageError):
     """The configuration (file, env var or flag) is invalid."""
+
+
+class PromptError(UsageError):
+    """A prompt template: unknown name, a missing or misspelt variable, a malformed file."""
 
 
 class InputError(UsageError):
