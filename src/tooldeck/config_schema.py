@@ -181,12 +181,17 @@ class WebConfig(_Strict):
     summarize_max_chars: int = Field(default=2_000_000, ge=1_000, le=100_000_000)
 
 
+MemoryKind = Literal["window", "summary", "vector"]
+
+
+def _window_only() -> list[MemoryKind]:
+    return ["window"]
+
+
 class MemoryConfig(_Strict):
     """Conversation memory: which kinds are combined and their budgets (issue 9, part 5)."""
 
-    kinds: list[Literal["window", "summary", "vector"]] = Field(
-        default_factory=lambda: ["window"]
-    )
+    kinds: list[MemoryKind] = Field(default_factory=_window_only)
     window_turns: int = Field(default=5, ge=0, le=1000)
     summary_max_tokens: int = Field(default=512, ge=16, le=100_000)
     vector_k: int = Field(default=3, ge=1, le=100)
