@@ -49,11 +49,11 @@ def _raw_rows(store: MemoryStore) -> list[tuple[str, str, str]]:
 
 def test_database_is_one_wal_file_with_a_schema_version(store: MemoryStore) -> None:
     assert store.path.name == "memory.sqlite"
-    assert store.schema_version() == store_module.SCHEMA_VERSION == 1
+    assert store.schema_version() == store_module.SCHEMA_VERSION == 2
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
     finally:
         conn.close()
 
@@ -62,7 +62,7 @@ def test_reopening_does_not_rerun_migrations(tmp_path: Path) -> None:
     first = MemoryStore(tmp_path)
     first.add_messages("s", _turn("s", 0))
     second = MemoryStore(tmp_path)
-    assert second.schema_version() == 1
+    assert second.schema_version() == 2
     assert [m.content for m in second.get_messages("s")] == ["s q0", "s a0"]
 
 
@@ -70,11 +70,11 @@ def test_migrations_run_in_order_from_the_stored_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     MemoryStore(tmp_path).add_messages("s", _turn("s", 0))
-    v2 = ("ALTER TABLE sessions ADD COLUMN title TEXT",)
-    monkeypatch.setattr(store_module, "_MIGRATIONS", (*store_module._MIGRATIONS, v2))
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    extra = ("ALTER TABLE sessions ADD COLUMN title TEXT",)
+    monkeypatch.setattr(store_module, "_MIGRATIONS", (*store_module._MIGRATIONS, extra))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
     upgraded = MemoryStore(tmp_path)
-    assert upgraded.schema_version() == 2
+    assert upgraded.schema_version() == 3
     assert len(upgraded.get_messages("s")) == 2
     conn = sqlite3.connect(upgraded.path)
     try:

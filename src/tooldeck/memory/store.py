@@ -6,8 +6,10 @@ Invariants this module owns:
   is versioned in ``schema_version`` and migrations run in order, each in its own transaction;
 * a message is keyed by ``(session, id)``; a message without an id gets a uuid at write time
   (set on the message itself), so retrying the same write never stores it twice;
-* messages are stored as JSON (``messages_to_dict``), never pickled; every statement is
-  parameterized;
+* messages are stored as JSON (``messages_to_dict``), never pickled; embeddings as
+  little-endian float32 blobs; every statement is parameterized;
+* a session's running summary covers its messages up to ``covered_seq``, which only moves
+  forward; a vector belongs to one message and goes when the message goes (foreign key);
 * one ``add_messages`` call (a turn) is one transaction: all of its messages or none;
 * a file that is not SQLite, or fails ``PRAGMA quick_check`` at open, is moved aside to
   ``memory.sqlite.corrupt-<timestamp>`` with a warning and a new database is started;
@@ -25,15 +27,21 @@ import os
 import random
 import sqlite3
 import time
-import unicodedata
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from tooldeck.errors import InputError, MemoryStoreError
+from tooldeck.errors import MemoryStoreError
+from tooldeck.memory.records import (
+    MAX_MESSAGE_BYTES,
+    MAX_SESSION_NAME_CHARS,
+    SessionInfo,
+    StoredMessage,
+    StoredSummary,
+    encode_message,
+    validate_session_name,
+)
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -45,15 +53,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "MemoryStore",
     "SessionInfo",
+    "StoredMessage",
+    "StoredSummary",
     "validate_session_name",
 ]
 
 logger = logging.getLogger(__name__)
 
 DB_FILENAME = "memory.sqlite"
-MAX_SESSION_NAME_CHARS = 128
-MAX_MESSAGE_BYTES = 256 * 1024
-"""Bound on one message's JSON encoding (UTF-8 bytes); larger messages are refused."""
 
 _BUSY_TIMEOUT_MS = 5_000
 _BUSY_RETRIES = 8
@@ -78,59 +85,27 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE UNIQUE INDEX messages_by_session_seq ON messages(session, seq)",
     ),
+    # version 2: the summary kind's running summary, the vector kind's embeddings
+    (
+        """CREATE TABLE summaries (
+            session     TEXT    PRIMARY KEY REFERENCES sessions(name) ON DELETE CASCADE,
+            text        TEXT    NOT NULL,
+            covered_seq INTEGER NOT NULL,
+            updated_at  REAL    NOT NULL
+        )""",
+        """CREATE TABLE vectors (
+            session TEXT NOT NULL,
+            id      TEXT NOT NULL,
+            model   TEXT NOT NULL,
+            vector  BLOB NOT NULL,
+            PRIMARY KEY (session, id),
+            FOREIGN KEY (session, id) REFERENCES messages(session, id) ON DELETE CASCADE
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
-    """One row of :meth:`MemoryStore.list_sessions`.
-
-    Attributes:
-        name: The session name.
-        message_count: How many messages the session holds.
-        updated_at: When a message was last written to (or cleared from) the session, UTC.
-    """
-
-    name: str
-    message_count: int
-    updated_at: datetime
-
-
-def validate_session_name(name: str) -> str:
-    """Check a session name and return it unchanged.
-
-    Args:
-        name: The proposed session name.
-
-    Returns:
-        ``name``, if it is acceptable.
-
-    Raises:
-        InputError: The name is empty, over 128 characters, or holds ``/``, ``\\``, ``..``,
-            NUL or another control character; the message names the rule.
-    """
-    if not isinstance(name, str) or not name:
-        msg = "session name must be a non-empty string"
-        raise InputError(msg)
-    if len(name) > MAX_SESSION_NAME_CHARS:
-        msg = f"session name is {len(name)} characters; the limit is {MAX_SESSION_NAME_CHARS}"
-        raise InputError(msg)
-    if "\x00" in name:
-        msg = "session name must not contain a NUL character"
-        raise InputError(msg)
-    if "/" in name or "\\" in name:
-        msg = f"session name must not contain '/' or '\\\\': {name!r}"
-        raise InputError(msg)
-    if ".." in name:
-        msg = f"session name must not contain '..': {name!r}"
-        raise InputError(msg)
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        msg = f"session name must not contain control characters: {name!r}"
-        raise InputError(msg)
-    return name
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -139,27 +114,6 @@ def _is_busy(exc: sqlite3.Error) -> bool:
         return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-def _encode(message: BaseMessage) -> str:
-    """Give ``message`` an id if it has none, and return its bounded JSON encoding."""
-    from langchain_core.messages import messages_to_dict
-
-    if not message.id:
-        message.id = str(uuid.uuid4())
-    try:
-        data = json.dumps(messages_to_dict([message])[0], ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
-        msg = f"message {message.id} cannot be stored as JSON: {exc}"
-        raise InputError(msg) from exc
-    size = len(data.encode("utf-8"))
-    if size > MAX_MESSAGE_BYTES:
-        msg = (
-            f"message {message.id} is {size} bytes as JSON; the memory store's limit is "
-            f"{MAX_MESSAGE_BYTES} bytes (256 KB) per message"
-        )
-        raise InputError(msg)
-    return data
 
 
 class MemoryStore:
@@ -330,7 +284,7 @@ class MemoryStore:
             MemoryStoreError: The database stayed busy or failed.
         """
         validate_session_name(session)
-        encoded = [_encode(m) for m in messages]  # sets a missing id on each message first
+        encoded = [encode_message(m) for m in messages]  # sets a missing id on each message first
         rows = [(str(m.id), data) for m, data in zip(messages, encoded, strict=True)]
         if not rows:
             return
@@ -364,22 +318,107 @@ class MemoryStore:
         Returns:
             The stored messages; a row that no longer decodes is skipped with a warning.
         """
+        return [record.message for record in self.get_records(session)]
+
+    def get_records(self, session: str, *, after_seq: int = 0) -> list[StoredMessage]:
+        """Return a session's messages with their sequence numbers, oldest first.
+
+        Args:
+            session: The session name.
+            after_seq: Only messages with a larger sequence number.
+
+        Returns:
+            The stored messages; a row that no longer decodes is skipped with a warning.
+        """
         from langchain_core.messages import messages_from_dict
 
         validate_session_name(session)
-        rows: list[tuple[str, str]] = self._run(
+        rows: list[tuple[int, str, str]] = self._run(
             lambda conn: conn.execute(
-                "SELECT id, data FROM messages WHERE session = ? ORDER BY seq", (session,)
+                "SELECT seq, id, data FROM messages WHERE session = ? AND seq > ? ORDER BY seq",
+                (session, after_seq),
             ).fetchall(),
             write=False,
         )
-        out: list[BaseMessage] = []
-        for message_id, data in rows:
+        out: list[StoredMessage] = []
+        for seq, message_id, data in rows:
             try:
-                out += messages_from_dict([json.loads(data)])
+                out += [StoredMessage(int(seq), m) for m in messages_from_dict([json.loads(data)])]
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("skipping unreadable message %s of %r: %s", message_id, session, exc)
         return out
+
+    def get_summary(self, session: str) -> StoredSummary | None:
+        """The session's running summary, or None if it has none."""
+        validate_session_name(session)
+        row: tuple[str, int] | None = self._run(
+            lambda conn: conn.execute(
+                "SELECT text, covered_seq FROM summaries WHERE session = ?", (session,)
+            ).fetchone(),
+            write=False,
+        )
+        return None if row is None else StoredSummary(str(row[0]), int(row[1]))
+
+    def set_summary(self, session: str, text: str, covered_seq: int) -> bool:
+        """Store the session's summary of its messages up to ``covered_seq``.
+
+        A summary never moves backwards: if another writer already stored one that covers
+        more, this one is ignored.
+
+        Args:
+            session: The session name (it must hold messages already).
+            text: The summary (may be empty: older turns dropped without a summary).
+            covered_seq: The last message sequence number the summary covers.
+
+        Returns:
+            Whether the summary was stored.
+        """
+        validate_session_name(session)
+
+        def body(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO summaries (session, text, covered_seq, updated_at) "
+                "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM sessions WHERE name = ?) "
+                "ON CONFLICT(session) DO UPDATE SET text = excluded.text, "
+                "covered_seq = excluded.covered_seq, updated_at = excluded.updated_at "
+                "WHERE excluded.covered_seq > summaries.covered_seq",
+                (session, text, covered_seq, time.time(), session),
+            )
+            return cur.rowcount > 0
+
+        return self._run(body, write=True)
+
+    def put_vectors(self, session: str, model: str, vectors: Mapping[str, bytes]) -> None:
+        """Store embeddings (float32 blobs) of messages; those of deleted messages are skipped.
+
+        Args:
+            session: The session name.
+            model: The embedding model's id (vectors of another model are not compared).
+            vectors: Message id -> little-endian float32 blob.
+        """
+        validate_session_name(session)
+        rows = [(session, mid, model, blob, session, mid) for mid, blob in vectors.items()]
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO vectors (session, id, model, vector) SELECT ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM messages WHERE session = ? AND id = ?)",
+                rows,
+            )
+
+        if rows:
+            self._run(body, write=True)
+
+    def get_vectors(self, session: str, model: str) -> dict[str, bytes]:
+        """Message id -> float32 blob, for the session's vectors made by ``model``."""
+        validate_session_name(session)
+        rows: list[tuple[str, bytes]] = self._run(
+            lambda conn: conn.execute(
+                "SELECT id, vector FROM vectors WHERE session = ? AND model = ?", (session, model)
+            ).fetchall(),
+            write=False,
+        )
+        return {str(mid): bytes(blob) for mid, blob in rows}
 
     def list_sessions(self) -> list[SessionInfo]:
         """Every session with its message count and last update, most recent first."""
@@ -397,7 +436,7 @@ class MemoryStore:
         ]
 
     def clear(self, session: str) -> None:
-        """Remove a session's messages; the session stays listed with zero messages.
+        """Remove a session's messages, summary and vectors; it stays listed, empty.
 
         Args:
             session: The session name.
@@ -406,6 +445,7 @@ class MemoryStore:
 
         def body(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM messages WHERE session = ?", (session,))
+            conn.execute("DELETE FROM summaries WHERE session = ?", (session,))
             conn.execute(
                 "UPDATE sessions SET updated_at = ? WHERE name = ?", (time.time(), session)
             )
