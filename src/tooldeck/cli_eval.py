@@ -29,10 +29,58 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     bench.add_argument("--top-k", type=int, default=5)
     bench.add_argument("--model", help="as for `tooldeck run --model`")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_retrieval(evals, common)
+
+
+def _add_retrieval(evals: Any, common: argparse.ArgumentParser) -> None:
+    from tooldeck.eval.retrieval_sets import SET_NAMES
+
+    ret = evals.add_parser(
+        "retrieval", parents=[common],
+        help="API retrieval on several labelled sets: tooldeck vs plain dense vs plain BM25")
+    ret.add_argument("--sets", default=",".join(SET_NAMES),
+                     help=f"comma-separated, from: {', '.join(SET_NAMES)} (default: all)")
+    ret.add_argument("--data", help="folder holding gorilla_apibench/, restbench/, toolbench/ "
+                     "(the project's ../shared/data)")
+    ret.add_argument("--fixture", help="folder of the fixture API (openapi.json, client.py, "
+                     "guide.md, queries.json); default: tests/fixtures/api")
+    ret.add_argument("--limit", type=int, help="at most N queries per set (seeded sample)")
+    ret.add_argument("--systems", default="tooldeck,dense,bm25",
+                     help="comma-separated: tooldeck, dense, bm25")
+    ret.add_argument("--embed-cache", help="SQLite file keeping document vectors between runs")
+    ret.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _cmd_retrieval(args: argparse.Namespace, config: Config) -> int:
+    from pathlib import Path
+
+    from tooldeck.errors import InputError
+    from tooldeck.eval.retrieval import SYSTEMS, format_report, run_retrieval
+    from tooldeck.eval.retrieval_sets import load_set
+
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown or not systems:
+        raise InputError(f"unknown system {', '.join(unknown) or '(none)'}; choose from "
+                         f"{', '.join(SYSTEMS)}")
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    data = Path(args.data) if args.data else None
+    fixture = Path(args.fixture) if args.fixture else None
+    sets = [load_set(name, data, fixture) for name in names]
+    report = run_retrieval(
+        config, sets, limit=args.limit, systems=systems,
+        embed_cache=Path(args.embed_cache) if args.embed_cache else None,
+        progress=(lambda line: print(line, file=sys.stderr)) if sys.stderr.isatty() else None)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    """``tooldeck eval apibench``."""
+    """``tooldeck eval apibench`` and ``tooldeck eval retrieval``."""
+    if args.eval_command == "retrieval":
+        return _cmd_retrieval(args, config)
     from tooldeck.eval.apibench import format_report, run_apibench
 
     model = None

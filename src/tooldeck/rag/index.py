@@ -371,11 +371,7 @@ class HybridIndex:
                 f"`tooldeck index {self.name} PATH...`"
             )
         n = max(self.rag.candidates, k)  # Chroma returns fewer when it holds fewer
-        # The two retrievals are independent: BM25 runs in SQLite (no GIL) on a worker thread
-        # while this one embeds the question (BLAS, no GIL) and asks Chroma.
-        lexical_job = self._workers().submit(self.store.bm25, question, n, filters)
-        vector, similarity = self._vector_ids(question, n, filters)
-        lexical = lexical_job.result()
+        lexical, vector, similarity = self.rankings(question, n, filters)
         scores = rrf_fuse([lexical, vector], self.rag.rrf_k)
         best = sorted(scores, key=lambda i: -scores[i])
         chunks = self.store.get(best[: k * 3])
@@ -391,6 +387,18 @@ class HybridIndex:
             if len(out) == k:
                 break
         return out
+
+    def rankings(
+        self, question: str, n: int, filters: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], list[str], dict[str, float]]:
+        """The BM25 ranking, the vector ranking (``n`` chunk ids each) and the similarities.
+
+        The two retrievals are independent: BM25 runs in SQLite (no GIL) on a worker thread
+        while this one embeds the question (BLAS, no GIL) and asks Chroma.
+        """
+        lexical_job = self._workers().submit(self.store.bm25, question, n, filters)
+        vector, similarity = self._vector_ids(question, n, filters)
+        return lexical_job.result(), vector, similarity
 
     def search_documents(
         self, question: str, k: int | None = None, filters: Mapping[str, Any] | None = None
