@@ -33,7 +33,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     ask.add_argument("question", help="the question, or - to read it from standard input")
     ask.add_argument("--top-k", type=int, help="matches to return (default rag.top_k)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
-    ask.add_argument("--no-llm", action="store_true", help="answer from the best match, no model")
+    ask.add_argument("--no-llm", action="store_true",
+                     help="no model: answer from retrieval's best match (no reranking)")
     ask.add_argument("--kind", choices=["rest", "function", "doc"], help="only this kind")
     ask.add_argument("--model", help="as for `tooldeck run --model`")
 
@@ -97,20 +98,28 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    """``tooldeck ask NAME QUESTION``."""
+    """``tooldeck ask NAME QUESTION``.
+
+    The model is loaded only to rerank (``rag.rerank``): never with ``--no-llm``, and under
+    ``auto`` not for the embedded model, whose answer would be the no-model answer anyway.
+    """
     from tooldeck.rag import check_question, open_index
     from tooldeck.rag.answer import ask
+    from tooldeck.rag.rerank import model_may_rerank, rerank_settings
 
     question = check_question(_read_question(args.question), config.max_question_chars)
     index = open_index(config, args.name)
+    settings = rerank_settings(config.rag)
     model = None
-    if not args.no_llm:
+    if not args.no_llm and model_may_rerank(settings.mode, config.model.provider):
         from tooldeck.models import get_chat_model
 
         model = get_chat_model(config.model, config.data_dir)
     filters = {"kind": args.kind} if args.kind else None
     try:
-        result = ask(index, question, args.top_k or config.rag.top_k, model, filters)
+        result = ask(index, question, args.top_k or config.rag.top_k, model, filters,
+                     rerank=settings.mode, rerank_k=settings.k,
+                     rerank_timeout_s=settings.timeout_s)
     finally:
         index.close()
     if args.json:

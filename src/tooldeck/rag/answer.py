@@ -1,21 +1,23 @@
-"""Answering from an index: retrieve, then answer with citations (or with no model at all).
+"""Answering from an index: retrieve, then answer from the best match; never invent.
 
 :func:`ask` is the API helper behind ``tooldeck ask``, the server's ``/v1/ask`` and the
 ``rag`` chain. It groups the search results by document (one match per operation, symbol or
-doc), and builds the structured part of the answer (endpoint or function, parameters, a call
-example, sources) from the documents themselves, so nothing in it can be invented. A model,
-when there is one, picks the block that answers the question and says how to use it; a
-llama.cpp model is held to the ``[n] text`` form by a grammar. ``no_llm`` skips the model and
-answers with the best match.
+doc) and writes the answer from the chosen document alone (:func:`match_summary`: endpoint or
+function, description, parameters, body, a call example, links, source), so the answer cannot
+contradict the match. A capable model reorders the matches (:mod:`tooldeck.rag.rerank`) and
+may say that none answers; its words never reach the answer. When retrieval finds nothing
+close, the answer says so.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tooldeck.prompts import load_template, render
+from tooldeck.prompts import render
+from tooldeck.rag.rerank import template_text
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -64,49 +66,140 @@ class AskResult:
             "sources": self.sources,
             "chosen": self.chosen,
             "model": self.model,
+            **({"rerank": self.extra["rerank"]} if "rerank" in self.extra else {}),
         }
 
 
 def match_summary(match: Match) -> str:
-    """The structured answer for one match: what to call, its parameters, an example, the source."""
+    """The answer for one match, written from the match alone (nothing in it is invented).
+
+    REST operations: method and path, summary and the first paragraph of the description,
+    parameters, request body, an example request (curl) and the functions that call it.
+    Functions and classes: the signature, the first paragraph of the docstring, a call example
+    and the operations it calls. Documents: the heading and the start of the text.
+    """
     meta = match.metadata
     kind = match.kind
-    label = {"rest": "Endpoint", "function": "Function"}.get(kind, "Document")
-    lines = [f"{label}: {match.ref}"]
-    title = str(meta.get("title", ""))
-    if title and title != match.ref:
-        lines.append(f"  {title}")
-    params = _parameters_block(match.context)
-    if params:
-        lines.append("Parameters:")
-        lines += params
+    if kind == "rest":
+        lines = [f"Endpoint: {match.ref}", *_indented(_rest_description(match))]
+        lines += _parameters_block(match.context)
+    elif kind == "function":
+        title = str(meta.get("title", "")) or match.ref
+        lines = [f"{_symbol_word(match.context)}: {title}", *_indented(_docstring(match))]
+    else:
+        lines = [f"Document: {match.ref}", shorten(match.context, 600)]
     if meta.get("example"):
-        lines.append("Example:")
-        lines.append(f"  {meta['example']}")
-    if kind == "doc":
-        lines.append(shorten(match.context, 600))
+        lines += ["Example:", f"  {meta['example']}"]
+    lines += _links(meta)
     where = match.source + (f":{meta['line']}" if meta.get("line") else "")
     lines.append(f"Source: {where}")
     return "\n".join(lines)
 
 
-def _parameters_block(text: str) -> list[str]:
-    lines = text.splitlines()
+def _indented(paragraphs: list[str]) -> list[str]:
+    return [f"  {shorten(p, 400)}" for p in paragraphs if p]
+
+
+def _first_paragraph(lines: list[str]) -> str:
     out: list[str] = []
-    grab = False
     for line in lines:
+        if not line.strip():
+            if out:
+                break
+            continue
+        out.append(line.strip())
+    return " ".join(out)
+
+
+# Lines of an operation's text that are not its description (see tooldeck.rag.openapi).
+_REST_SECTIONS = ("Parameters:", "Request body", "Responses:")
+_REST_LABELS = ("operationId:", "tags:")
+
+
+def _rest_description(match: Match) -> list[str]:
+    """The summary, then the description's first paragraph when it says more."""
+    title = str(match.metadata.get("title", ""))
+    lines = match.context.splitlines()
+    if lines and lines[0].strip() == match.ref:
+        lines = lines[1:]
+    if lines and title and lines[0].strip() == title:
+        lines = lines[1:]
+    body: list[str] = []
+    for line in lines:
+        if line.startswith(_REST_SECTIONS):
+            break
+        if not line.startswith(_REST_LABELS):
+            body.append(line)
+    description = _first_paragraph(body)
+    out = [title] if title and title != match.ref else []
+    if description and description != title:
+        out.append(description)
+    return out
+
+
+def _symbol_word(context: str) -> str:
+    first = context.split(" ", 1)[0]
+    return "Class" if first.startswith("class") else "Method" if first == "method" else "Function"
+
+
+def _docstring(match: Match) -> list[str]:
+    """The first paragraph of the docstring (metadata first, else the indexed text)."""
+    for key in ("docstring", "doc", "summary"):
+        value = match.metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return [_first_paragraph(value.splitlines())]
+    lines = match.context.splitlines()  # "def name(sig)", "module: m", docstring, "", code
+    if len(lines) < 3 or not lines[1].startswith("module:") or not lines[2].strip():
+        return []
+    return [_first_paragraph(lines[2:])]
+
+
+# Metadata keys that link a function to the operations it calls, and back.
+_LINK_KEYS = (("calls", "Calls"), ("operations", "Calls"), ("called_by", "Called by"),
+              ("functions", "Called by"))
+
+
+def _links(meta: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key, label in _LINK_KEYS:
+        refs = _ref_list(meta.get(key))
+        if refs:
+            out.append(f"{label}: {', '.join(refs[:8])}" + (" ..." if len(refs) > 8 else ""))
+    return out
+
+
+def _ref_list(value: Any) -> list[str]:
+    """A list of references from a list, a JSON list or a comma/newline separated string."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = text.strip("[]").split(",")
+        else:
+            value = re.split(r"[,\n]", text)
+    if not isinstance(value, list | tuple):
+        return []
+    return list(dict.fromkeys(str(v).strip().strip("'\"") for v in value if str(v).strip()))
+
+
+def _parameters_block(text: str) -> list[str]:
+    """The ``Parameters:`` and ``Request body`` sections of an operation's text."""
+    out: list[str] = []
+    section = False
+    for line in text.splitlines():
         if line.startswith(("Parameters:", "Request body")):
-            grab = True
-            if line.startswith("Request body"):
-                out.append(f"  {line}")
+            section = True
+            out.append(line)
             continue
         if line.startswith("Responses:"):
             break
-        if grab and line.strip().startswith("-") or (grab and line.startswith("  ")):
-            out.append(f"  {line.strip() if line.startswith('-') else line}")
-        elif grab and line.strip():
-            grab = False
-    return out[:30]
+        if section and line.startswith(("-", "  ")):
+            out.append(f"  {line}")
+        elif section and line.strip():
+            section = False
+    return out[:40]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -117,17 +210,16 @@ def shorten(text: str, limit: int) -> str:
 
 def render_block(n: int, kind: str, ref: str, source: str, text: str, limit: int) -> str:
     """One numbered, cited context passage (the ``block`` of the ``rag`` prompt template)."""
-    return render(load_template("rag")["block"], n=str(n), kind=kind, ref=ref, source=source,
+    return render(template_text("rag", "block"), n=str(n), kind=kind, ref=ref, source=source,
                   body=shorten(text, limit))
 
 
 def _prompt(question: str, matches: list[Match]) -> list[tuple[str, str]]:
-    template = load_template("rag")
     blocks = [render_block(i, m.kind, m.ref, m.source, m.context, _CONTEXT_CHARS)
               for i, m in enumerate(matches, start=1)]
-    user = render(template["user"], context="\n\n".join(blocks), question=question,
+    user = render(template_text("rag", "user"), context="\n\n".join(blocks), question=question,
                   count=str(len(matches)))
-    return [("system", template["system"]), ("human", user)]
+    return [("system", template_text("rag", "system")), ("human", user)]
 
 
 def _grammar(count: int, reason: bool = True) -> str:
@@ -186,7 +278,13 @@ def language_notice(embeddings: Any, question: str) -> str | None:
     share = float(coverage(question))
     if share >= _MIN_COVERAGE:
         return None
-    return render(str(load_template("rag")["language"]), share=f"{1 - share:.0%}")
+    return render(template_text("rag", "language"), share=f"{1 - share:.0%}")
+
+
+def _weak(matches: list[Match]) -> bool:
+    """No word of the question in any match and no match close in meaning: nothing matches."""
+    lexical = any(m.bm25_rank is not None for m in matches)
+    return not lexical and max((m.similarity or 0.0) for m in matches) < _MIN_SIMILARITY
 
 
 def ask(
@@ -195,38 +293,49 @@ def ask(
     top_k: int = 5,
     model: BaseChatModel | None = None,
     filters: dict[str, Any] | None = None,
+    *,
+    rerank: str = "auto",
+    rerank_k: int = 10,
+    rerank_timeout_s: float = 60.0,
 ) -> AskResult:
     """Answer ``question`` from ``index``.
+
+    The answer is always written from one match (:func:`match_summary`), or says that nothing
+    matches; a model only reorders the matches (:mod:`tooldeck.rag.rerank`) and may say that
+    none of them answers. A model that :func:`~tooldeck.rag.rerank.wants_rerank` declines
+    (the embedded one under ``auto``) is not called: the answer is the no-model answer.
 
     Args:
         index: the index to search.
         question: the question.
-        top_k: matches to return (and to show the model).
+        top_k: matches to return.
         model: the chat model; ``None`` answers with the best match and no model.
         filters: metadata equality filters (``{"kind": "rest"}``).
+        rerank: ``rag.rerank``: ``auto``, ``on`` or ``off``.
+        rerank_k: how many matches the model reorders (``rag.rerank_k``).
+        rerank_timeout_s: the longest wait for the model; then the retrieval order is kept.
 
     Raises:
         EmptyIndexError: the index has no documents.
-        ModelError: the model failed.
     """
-    matches = index.search_documents(question, top_k, filters)
+    from tooldeck.rag.rerank import rerank as rerank_matches
+    from tooldeck.rag.rerank import wants_rerank
+
+    ranker = model if wants_rerank(rerank, model) else None
+    found = index.search_documents(question, max(top_k, rerank_k) if ranker else top_k, filters)
+    matches = found[:top_k]
     notice = language_notice(index.embeddings, question)
     if notice is not None:  # no model call either: it would be choosing among noise
         return AskResult(notice, matches, None, extra={"notice": notice})
-    not_found = str(load_template("rag")["not_found"])
-    if not matches:
-        return AskResult(not_found, [], None)
-    lexical = any(m.bm25_rank is not None for m in matches)
-    best_sim = max((m.similarity or 0.0) for m in matches)
-    if model is None:
-        if not lexical and best_sim < _MIN_SIMILARITY:
-            return AskResult(not_found, matches, None)
-        return AskResult(match_summary(matches[0]), matches, 0)
-    chosen, text = choose_match(model, question, matches)
-    name = type(model).__name__
-    if chosen == -1:
-        return AskResult(f"{not_found}\n{text}".strip(), matches, None, name)
-    pick = 0 if chosen is None else chosen
-    body = text if chosen is not None else shorten(text, 600)
-    answer = f"{body}\n\n{match_summary(matches[pick])}".strip() + f" [{pick + 1}]"
-    return AskResult(answer, matches, pick, name)
+    not_found = template_text("rag", "not_found")
+    if not found or _weak(found):
+        return AskResult(not_found, matches, None)
+    if ranker is None:
+        return AskResult(match_summary(found[0]), matches, 0)
+    outcome = rerank_matches(ranker, question, found[:rerank_k], allow_none=True,
+                             timeout_s=rerank_timeout_s)
+    ordered = outcome.apply(found)[:top_k]
+    name, extra = type(ranker).__name__, {"rerank": outcome.status}
+    if outcome.status == "none":
+        return AskResult(not_found, ordered, None, name, extra)
+    return AskResult(match_summary(ordered[0]), ordered, 0, name, extra)

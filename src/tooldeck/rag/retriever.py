@@ -5,6 +5,7 @@ Both open the index lazily, so building them costs nothing until the first query
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
     from tooldeck.config import Config
     from tooldeck.rag.index import HybridIndex
 
-__all__ = ["IndexRetriever", "build_rag_chain"]
+__all__ = ["IndexRetriever", "build_rag_chain", "config_reranker"]
+
+log = logging.getLogger(__name__)
 
 
 class IndexRetriever(BaseRetriever):
@@ -31,6 +34,9 @@ class IndexRetriever(BaseRetriever):
         index_name: the index; ``rag.default_index`` when ``None``.
         k: documents per query (``rag.top_k`` when ``None``).
         filters: metadata equality filters, e.g. ``{"kind": "rest"}``.
+        reranker: a chat model that reorders the ``rag.rerank_k`` best documents before the
+            ``k`` best are returned (:mod:`tooldeck.rag.rerank`); ``None``: retrieval order.
+            The caller decides whether to pass one (:func:`~tooldeck.rag.rerank.wants_rerank`).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -39,6 +45,7 @@ class IndexRetriever(BaseRetriever):
     index_name: str | None = None
     k: int | None = None
     filters: dict[str, Any] | None = None
+    reranker: Any = None
     _index: Any = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
@@ -54,12 +61,44 @@ class IndexRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        matches = self.index().search_documents(query, self.k, self.filters)
+        from tooldeck.rag.rerank import rerank, rerank_settings
+
+        k = self.k or self.config.rag.top_k
+        if self.reranker is None:
+            matches = self.index().search_documents(query, k, self.filters)
+        else:
+            settings = rerank_settings(self.config.rag)
+            found = self.index().search_documents(query, max(k, settings.k), self.filters)
+            outcome = rerank(self.reranker, query, found[: settings.k],
+                             timeout_s=settings.timeout_s)
+            matches = outcome.apply(found)[:k]
         return [
             Document(page_content=m.context, id=m.id,
                      metadata={**m.metadata, "score": m.score, "id": m.ref})
             for m in matches
         ]
+
+
+def config_reranker(config: Config) -> BaseChatModel | None:
+    """The configured chat model when ``rag.rerank`` wants it to rerank, else ``None``.
+
+    Under ``auto`` the embedded model is never loaded for this. A model that cannot be built
+    (a missing key or package) means no reranking, with a warning, not a failed search.
+    """
+    from tooldeck.errors import ToolDeckError
+    from tooldeck.rag.rerank import model_may_rerank, rerank_settings, wants_rerank
+
+    mode = rerank_settings(config.rag).mode
+    if not model_may_rerank(mode, config.model.provider):
+        return None
+    from tooldeck.models import get_chat_model
+
+    try:
+        model = get_chat_model(config.model, config.data_dir)
+    except ToolDeckError as exc:
+        log.warning("no reranking: the model cannot be built (%s)", exc)
+        return None
+    return model if wants_rerank(mode, model) else None
 
 
 def build_rag_chain(
@@ -68,12 +107,14 @@ def build_rag_chain(
 ) -> Runnable[Any, dict[str, Any]]:
     """The ``rag`` chain: question in, ``{"answer", "matches", "sources", ...}`` out.
 
-    The input is a question string or ``{"question": ...}``. With ``model=None`` the answer is
-    the best match (no model).
+    The input is a question string or ``{"question": ...}``. With ``model=None`` (or a model
+    that ``rag.rerank`` declines) the answer is retrieval's best match; else the model reranks.
     """
     from tooldeck.rag import check_question, open_index
     from tooldeck.rag.answer import ask
+    from tooldeck.rag.rerank import rerank_settings
 
+    settings = rerank_settings(config.rag)
     holder: dict[str, HybridIndex] = {}
     lock = threading.Lock()
 
@@ -83,7 +124,9 @@ def build_rag_chain(
         with lock:
             if "index" not in holder:
                 holder["index"] = open_index(config, index_name)
-        result = ask(holder["index"], question, top_k or config.rag.top_k, model)
+        result = ask(holder["index"], question, top_k or config.rag.top_k, model,
+                     rerank=settings.mode, rerank_k=settings.k,
+                     rerank_timeout_s=settings.timeout_s)
         return result.to_dict()
 
     return RunnableLambda(run, name="rag")
