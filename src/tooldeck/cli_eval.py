@@ -43,7 +43,8 @@ def _add_retrieval(evals: Any, common: argparse.ArgumentParser) -> None:
     ret.add_argument("--data", help="folder holding gorilla_apibench/, restbench/, toolbench/ "
                      "(the project's ../shared/data)")
     ret.add_argument("--fixture", help="folder of the fixture API (openapi.json, client.py, "
-                     "guide.md, queries.json); default: tests/fixtures/api")
+                     "guide.md; queries.json, else tests/fixtures/api_queries.json); default: "
+                     "tests/fixtures/api")
     ret.add_argument("--limit", type=int, help="at most N queries per set (seeded sample)")
     ret.add_argument("--systems", default="tooldeck,dense,bm25",
                      help="comma-separated: tooldeck, dense, bm25")

@@ -26,13 +26,15 @@ from typing import Any
 from tooldeck.errors import InputError
 
 __all__ = [
-    "FIXTURE_DIR", "SET_NAMES", "Doc", "Part", "Query", "RetrievalSet", "load_set", "rest_label",
+    "FIXTURE_DIR", "FIXTURE_QUERIES", "SET_NAMES", "Doc", "Part", "Query", "RetrievalSet", "load_set", "rest_label",
     "sample",
 ]
 
 SET_NAMES = ("apibench-hf", "apibench-tf", "restbench-tmdb", "restbench-spotify", "toolbench",
              "fixture")
 FIXTURE_DIR = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "api"
+# Beside the folder, not in it: tests index the whole folder.
+FIXTURE_QUERIES = FIXTURE_DIR.parent / "api_queries.json"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAM = re.compile(r"\{[^{}/]*\}")
 _MAX_QUERIES = 100_000
@@ -223,7 +225,8 @@ def _fixture(folder: Path) -> RetrievalSet:
     docs += [Doc(str(d.metadata["ref"]), d.page_content)
              for d in python_documents(client.read_text(encoding="utf-8"), str(client))]
     docs += [Doc(str(d.metadata["ref"]), d.page_content) for d in load_file(guide)]
-    labelled = _read_json(folder / "queries.json")
+    own = folder / "queries.json"
+    labelled = _read_json(own if own.is_file() else FIXTURE_QUERIES)
     queries = [Query(str(q["query"]), tuple(label_of_ref(r) for r in q["relevant"]))
                for q in labelled]
     return RetrievalSet("fixture", [Part("fixture", docs, queries,
