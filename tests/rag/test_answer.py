@@ -193,3 +193,27 @@ def test_cli_ask_reranks_with_a_hosted_model(
     assert main(["ask", "api", "download invoices", "--model", "openai:gpt-4o-mini",
                  "--no-llm", "--json"]) == 0
     assert "rerank" not in json.loads(capsys.readouterr().out) and len(model.calls) == 1
+
+
+def test_index_retriever_reranks_with_the_configured_model(
+    config: Any, built: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tooldeck.errors import MissingAPIKeyError
+    from tooldeck.rag.retriever import IndexRetriever, config_reranker
+
+    assert config_reranker(config) is None  # the embedded model under auto: never loaded
+    hosted = config.model_copy(update={"model": config.model.model_copy(
+        update={"provider": "openai"})})
+    model = ScriptedChatModel(responses=["3, 1"])
+    monkeypatch.setattr("tooldeck.models.get_chat_model", lambda *_: model)
+    assert config_reranker(hosted) is model
+    plain = IndexRetriever(config=config, index_name="api", k=3).invoke("create a session")
+    ranked = IndexRetriever(config=config, index_name="api", k=3,
+                            reranker=config_reranker(hosted)).invoke("create a session")
+    assert [d.id for d in ranked] == [plain[2].id, plain[0].id, plain[1].id]
+
+    def missing(*_: Any) -> Any:
+        raise MissingAPIKeyError("provider 'openai' needs an API key")
+
+    monkeypatch.setattr("tooldeck.models.get_chat_model", missing)
+    assert config_reranker(hosted) is None
