@@ -1,27 +1,60 @@
 """Conversation memory for the pipeline: load a session's history within a budget, save a turn.
 
-The seam between the pipeline's memory stages and the memory kinds (window, summary, vector;
-issue 9, part 5). This first version is the window kind only.
+The seam between the pipeline's memory stages and the memory kinds (issue 9, part 5),
+combinable through ``memory.kinds``:
+
+- ``window``: the last ``window_turns`` turns, verbatim;
+- ``summary``: older turns folded into a running summary by the chat model (incrementally,
+  at save time, see :mod:`tooldeck.memory.summary`); the turns it does not cover yet stay
+  verbatim (at most ``window_turns`` of them when ``window`` is on too);
+- ``vector``: the ``vector_k`` older turns most similar to the question, recalled by
+  embedding similarity (:mod:`tooldeck.memory.recall`) and marked as recalled.
+
+:meth:`ConversationMemory.load` returns, oldest first: the summary (a ``SystemMessage``
+tagged ``additional_kwargs["memory"] == "summary"``), the recalled turns (their text prefixed
+as recalled, tagged ``"recalled"``), then the recent turns; always within ``max_tokens``
+(see :mod:`tooldeck.memory.budget`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tooldeck.memory.budget import (
+    CountTokens,
+    Turn,
+    approx_tokens,
+    excerpt,
+    fit_history,
+    group_turns,
+)
+from tooldeck.memory.recall import Embed, Recall
+from tooldeck.memory.summary import (
+    FoldPolicy,
+    Summarize,
+    fold,
+    memory_template,
+    model_summarizer,
+)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
     from tooldeck.config import Config
-    from tooldeck.config_schema import MemoryConfig
+    from tooldeck.config_schema import EmbeddingsConfig, MemoryConfig
     from tooldeck.memory.store import MemoryStore
 
-__all__ = ["ConversationMemory", "open_memory"]
+__all__ = ["MAX_SAVED_CHARS", "ConversationMemory", "Embed", "Summarize", "open_memory"]
 
-Summarize = Callable[[Sequence["BaseMessage"]], str]
-Embed = Callable[[list[str]], list[list[float]]]
+logger = logging.getLogger(__name__)
+
+MAX_SAVED_CHARS = 32_000
+"""A question or answer longer than this is saved as an excerpt with a note (the store's
+per-message bound is 256 KB of JSON; 32,000 characters stay under it in any script)."""
 
 
 class ConversationMemory:
@@ -30,8 +63,12 @@ class ConversationMemory:
     Args:
         config: The ``memory`` section.
         data_dir: Where the SQLite database lives.
-        summarize: Turns older messages into a summary (the ``summary`` kind).
+        summarize: Folds older messages into the summary (the ``summary`` kind); without
+            it, turns past the summary's limits are dropped with a warning.
         embed: Embeds texts (the ``vector`` kind).
+        embed_model_id: The embedder's id, stored with each vector.
+        embed_factory: Builds ``(embed, embed_model_id)`` on first use when ``embed`` is None.
+        count_tokens: The token counter for save-time decisions and loads that pass none.
     """
 
     def __init__(
@@ -41,6 +78,9 @@ class ConversationMemory:
         *,
         summarize: Summarize | None = None,
         embed: Embed | None = None,
+        embed_model_id: str = "custom",
+        embed_factory: Callable[[], tuple[Embed, str]] | None = None,
+        count_tokens: CountTokens | None = None,
     ) -> None:
         """Open the store under ``data_dir``."""
         from tooldeck.memory.store import MemoryStore
@@ -49,6 +89,15 @@ class ConversationMemory:
         self.store: MemoryStore = MemoryStore(data_dir)
         self.summarize = summarize
         self.embed = embed
+        self.count_tokens: CountTokens = count_tokens or approx_tokens
+        self._embed_model_id = embed_model_id
+        self._embed_factory = embed_factory
+        self._recall: Recall | None = None
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The memory kinds switched on."""
+        return frozenset(self.config.kinds)
 
     def load(
         self,
@@ -62,34 +111,153 @@ class ConversationMemory:
         Args:
             session: The session name (validated by the store).
             question: This turn's question (the ``vector`` kind recalls by it).
-            max_tokens: Tokens the history may take in the prompt.
+            max_tokens: Tokens the history may take in the prompt (``memory.
+                max_history_tokens`` lowers it further when set).
             count_tokens: Counts a text's tokens; ~4 characters per token when None.
 
         Returns:
-            Whole messages only: never a message cut in the middle.
+            Whole messages only: never a message cut in the middle (a message over half the
+            budget is represented by an excerpt with a note).
         """
-        count = count_tokens or (lambda text: len(text) // 4 + 1)
-        messages = self.store.get_messages(session)[-2 * self.config.window_turns :]
-        kept: list[BaseMessage] = []
-        used = 0
-        for message in reversed(messages):
-            cost = count(str(message.content))
-            if used + cost > max_tokens:
-                break
-            kept.append(message)
-            used += cost
-        return list(reversed(kept))
+        count = count_tokens or self.count_tokens
+        if self.config.max_history_tokens is not None:
+            max_tokens = min(max_tokens, self.config.max_history_tokens)
+        kinds = self.kinds
+        stored = self.store.get_summary(session) if "summary" in kinds else None
+        covered = stored.covered_seq if stored is not None else 0
+        if "vector" in kinds:
+            turns = group_turns(self.store.get_records(session))
+        else:
+            start = 0
+            if "window" in kinds and self.config.window_turns:
+                start = self.store.turn_start_seq(session, self.config.window_turns)
+            turns = group_turns(self.store.get_records(session, after_seq=max(covered, start - 1)))
+        recent = self._recent([t for t in turns if t.first_seq > covered])
+        begin = recent[0].first_seq if recent else turns[-1].last_seq + 1 if turns else 0
+        older = [t for t in turns if t.first_seq < begin]
+        recalled = self._recalled(session, question, older) if "vector" in kinds else []
+        summary = self._summary_message(stored.text) if stored and stored.text else None
+        return fit_history(summary, recalled, recent, max_tokens, count, self._note)
 
-    def save(self, session: str, turn_id: str, question: str, answer: str) -> None:
-        """Append one turn; saving the same ``turn_id`` again changes nothing."""
+    def _recent(self, live: Sequence[Turn]) -> list[Turn]:
+        kinds = self.kinds
+        if "window" in kinds:
+            return list(live[-self.config.window_turns :]) if self.config.window_turns else []
+        return list(live) if "summary" in kinds else []
+
+    def save(
+        self,
+        session: str,
+        turn_id: str,
+        question: str,
+        answer: str,
+        *,
+        count_tokens: CountTokens | None = None,
+    ) -> None:
+        """Append one turn; saving the same ``turn_id`` again changes nothing.
+
+        A question or answer over :data:`MAX_SAVED_CHARS` is saved as an excerpt with a
+        note. With ``vector`` on, the turn is embedded (best-effort); with ``summary`` on,
+        older turns past the limits are folded into the summary (best-effort).
+
+        Args:
+            session: The session name.
+            turn_id: The turn's id (its messages get ``<turn_id>-q`` and ``<turn_id>-a``).
+            question: The user's question.
+            answer: The final answer.
+            count_tokens: Counts a text's tokens for the summary's limits.
+        """
         from langchain_core.messages import AIMessage, HumanMessage
 
-        self.store.add_messages(
-            session,
-            [HumanMessage(question, id=f"{turn_id}-q"), AIMessage(answer, id=f"{turn_id}-a")],
+        turn = (
+            HumanMessage(self._bounded(question), id=f"{turn_id}-q"),
+            AIMessage(self._bounded(answer), id=f"{turn_id}-a"),
         )
+        self.store.add_messages(session, list(turn))
+        kinds = self.kinds
+        if "vector" in kinds and (recall := self._recaller()) is not None:
+            recall.index(session, [Turn(0, 0, turn)])
+        if "summary" in kinds:
+            turns = self.config.window_turns if "window" in kinds else None
+            policy = FoldPolicy(turns, self.config.summary_max_tokens)
+            fold(self.store, session, policy, self.summarize, count_tokens or self.count_tokens)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _bounded(self, text: str) -> str:
+        if len(text) <= MAX_SAVED_CHARS:
+            return text
+        logger.info("memory: saving a %d-character message as an excerpt", len(text))
+        return excerpt(text, MAX_SAVED_CHARS // 4, approx_tokens, self._note(len(text)))
+
+    @staticmethod
+    def _note(chars: int) -> str:
+        from tooldeck.prompts import render
+
+        return render(memory_template()["excerpt_note"], chars=f"{chars:,}")
+
+    @staticmethod
+    def _summary_message(text: str) -> BaseMessage:
+        from langchain_core.messages import SystemMessage
+
+        from tooldeck.prompts import render
+
+        content = render(memory_template()["summary_message"], summary=text)
+        return SystemMessage(content, additional_kwargs={"memory": "summary"})
+
+    def _recaller(self) -> Recall | None:
+        if self._recall is None:
+            if self.embed is None and self._embed_factory is not None:
+                try:
+                    self.embed, self._embed_model_id = self._embed_factory()
+                except Exception as exc:  # best-effort: no embedder, no recall
+                    logger.warning("memory: no embedder for the vector kind (%s)", exc)
+                    self._embed_factory = None
+            if self.embed is None:
+                return None
+            self._recall = Recall(self.store, self.embed, self._embed_model_id)
+        return self._recall
+
+    def _recalled(self, session: str, question: str, older: Sequence[Turn]) -> list[Turn]:
+        recall = self._recaller()
+        if recall is None:
+            return []
+        found = recall.recall(session, question, older, self.config.vector_k)
+        prefix = str(memory_template()["recalled_prefix"])
+        return [Turn(t.first_seq, t.last_seq, tuple(_marked(m, prefix) for m in t.messages))
+                for t in found]
+
+
+def _marked(message: BaseMessage, prefix: str) -> BaseMessage:
+    content = message.content
+    if isinstance(content, str):
+        content = prefix + content
+    kwargs = {**message.additional_kwargs, "memory": "recalled"}
+    return message.model_copy(update={"content": content, "additional_kwargs": kwargs})
+
+
+def _embedder(config: EmbeddingsConfig) -> tuple[Embed, str]:
+    from tooldeck.models.embeddings import embeddings_id, get_embeddings
+
+    embeddings = get_embeddings(config)
+    return embeddings.embed_documents, embeddings_id(embeddings)
 
 
 def open_memory(config: Config, model: BaseChatModel | None = None) -> ConversationMemory:
-    """The conversation memory the configuration describes (``model`` summarises, if asked)."""
-    return ConversationMemory(config.memory, Path(config.data_dir))
+    """The conversation memory the configuration describes.
+
+    Args:
+        config: The whole configuration (``memory``, ``data_dir``, ``embeddings``).
+        model: The chat model that writes summaries (``summary`` kind); without one, older
+            turns are dropped instead, with a warning.
+    """
+    memory = config.memory
+    summarize = None
+    if "summary" in memory.kinds and model is not None:
+        summarize = model_summarizer(model, memory.summary_max_tokens)
+    return ConversationMemory(
+        memory,
+        Path(config.data_dir),
+        summarize=summarize,
+        embed_factory=lambda: _embedder(config.embeddings),
+    )

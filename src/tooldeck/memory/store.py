@@ -348,6 +348,31 @@ class MemoryStore:
                 logger.warning("skipping unreadable message %s of %r: %s", message_id, session, exc)
         return out
 
+    def turn_start_seq(self, session: str, turns: int) -> int:
+        """The sequence number where the session's last ``turns`` turns begin.
+
+        A turn begins at a human message. Reads back only as far as it needs to, so a window
+        over a long session costs no more than a window over a short one.
+
+        Args:
+            session: The session name.
+            turns: How many turns back (at least 1).
+
+        Returns:
+            The seq of the ``turns``-th last human message, or 0 if the session has fewer.
+        """
+        validate_session_name(session)
+        row: tuple[int] | None = self._run(
+            lambda conn: conn.execute(
+                "SELECT seq FROM messages WHERE session = ? "
+                "AND json_extract(data, '$.type') = 'human' "
+                "ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                (session, max(turns, 1) - 1),
+            ).fetchone(),
+            write=False,
+        )
+        return 0 if row is None else int(row[0])
+
     def get_summary(self, session: str) -> StoredSummary | None:
         """The session's running summary, or None if it has none."""
         validate_session_name(session)
