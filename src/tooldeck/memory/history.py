@@ -2,6 +2,12 @@
 
 Any LangChain code that takes a ``BaseChatMessageHistory`` (``RunnableWithMessageHistory``,
 for one) can read and write tooldeck's memory through this class, one instance per session.
+
+langchain-core 1.6.4 marked ``BaseChatMessageHistory`` deprecated (removal in 2.0). Its
+warning fires only when LangChain's own classes are instantiated directly, never for a
+subclass, so this class warns nothing; ``RunnableWithMessageHistory`` does warn (deprecated
+since 1.3.3) but still works with it (``tests/memory/test_history.py`` checks both). tooldeck's
+own pipeline uses :class:`~tooldeck.memory.conversation.ConversationMemory` and neither.
 """
 
 from __future__ import annotations
