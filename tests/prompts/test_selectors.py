@@ -253,7 +253,7 @@ def test_load_rejects_non_text_and_non_mapping(tmp_path: Path) -> None:
 def test_load_bad_encoding_and_syntax_name_the_file(tmp_path: Path) -> None:
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("- input: caf\xe9\n".encode("latin-1"))
-    with pytest.raises(ConfigError, match=r"latin\.yaml is not UTF-8"):
+    with pytest.raises(ConfigError, match=r"latin\.yaml: not UTF-8"):
         load_examples(latin)
     broken = tmp_path / "broken.yaml"
     broken.write_text("- input: [unclosed\n", "utf-8")
@@ -265,7 +265,7 @@ def test_load_bad_encoding_and_syntax_name_the_file(tmp_path: Path) -> None:
         load_examples(lines)
     with pytest.raises(ConfigError, match="must end in"):
         load_examples(tmp_path / "x.txt")
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="cannot be read"):
         load_examples(tmp_path / "missing.yaml")
     scalar = tmp_path / "scalar.yaml"
     scalar.write_text("just text\n", "utf-8")
@@ -274,7 +274,7 @@ def test_load_bad_encoding_and_syntax_name_the_file(tmp_path: Path) -> None:
 
 
 def test_load_size_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tooldeck.prompts.selectors as selectors
+    import tooldeck.prompts.example_files as selectors
 
     big = tmp_path / "big.jsonl"
     big.write_text('{"input": "a"}\n' * 5, "utf-8")

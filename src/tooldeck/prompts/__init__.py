@@ -1,44 +1,40 @@
-"""Prompt templates, kept as YAML package data and loaded with ``importlib.resources``."""
+"""Prompt templates: YAML package data with named parts, loaded, checked and filled safely.
+
+- :func:`load_template` returns a template as a mapping of texts (``system`` and each named
+  text); :func:`render` fills one text's ``{slots}`` in a single pass (values are never read
+  again, so braces in data stay as they are; a slot with no value raises ``PromptError``).
+- :func:`chat_prompt` returns the same template as a LangChain ``ChatPromptTemplate`` (with a
+  ``FewShotChatMessagePromptTemplate`` for its examples, within a length budget when given the
+  model's context size), usable in any LCEL chain; its name and version travel in traces.
+- :func:`configure_prompts` points the module-level functions at a configuration's
+  ``prompts.prompts_dir`` (the user's templates, replacing built-ins of the same name) and
+  ``prompts.example_files``; :class:`PromptLibrary` does the same for one caller.
+
+The file format is described in :mod:`tooldeck.prompts.spec`.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
-from typing import Any
+from tooldeck.prompts.library import (
+    BUILTIN,
+    PromptLibrary,
+    chat_prompt,
+    configure_prompts,
+    default_library,
+    load_template,
+)
+from tooldeck.prompts.spec import TemplateSpec, TemplateText, escape, render, slots
 
-import yaml
-
-from tooldeck.errors import ConfigError
-
-__all__ = ["load_template", "render"]
-
-
-@lru_cache(maxsize=32)
-def load_template(name: str) -> dict[str, Any]:
-    """Read ``templates/NAME.yaml``.
-
-    Args:
-        name: The template's file stem, such as ``react``.
-
-    Returns:
-        The template's mapping of parts.
-
-    Raises:
-        ConfigError: No such template.
-    """
-    file = resources.files("tooldeck.prompts").joinpath("templates", f"{name}.yaml")
-    if not file.is_file():
-        msg = f"prompt template {name!r} not found in tooldeck/prompts/templates"
-        raise ConfigError(msg)
-    data = yaml.safe_load(file.read_text("utf-8"))
-    if not isinstance(data, dict):
-        msg = f"prompt template {name!r} must be a mapping"
-        raise ConfigError(msg)
-    return data
-
-
-def render(text: str, **values: str) -> str:
-    """Fill ``{name}`` slots with plain replacement (braces elsewhere are left alone)."""
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", value)
-    return text
+__all__ = [
+    "BUILTIN",
+    "PromptLibrary",
+    "TemplateSpec",
+    "TemplateText",
+    "chat_prompt",
+    "configure_prompts",
+    "default_library",
+    "escape",
+    "load_template",
+    "render",
+    "slots",
+]

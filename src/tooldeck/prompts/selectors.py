@@ -9,18 +9,18 @@ Every selector is a LangChain ``BaseExampleSelector`` and returns examples best 
   ``SemanticSimilarityExampleSelector`` / ``MaxMarginalRelevanceExampleSelector`` over an
   ``InMemoryVectorStore`` with tooldeck's embedder; :class:`MMRExampleSelector` adds the
   ``lambda_mult`` that core's MMR selector does not pass on.
-- :class:`TokenBudgetSelector`: wraps any selector and drops whole examples, lowest-ranked
-  first, until they fit a token budget (never cuts one in the middle).
-- :func:`load_examples`: example sets from YAML or JSON-lines files, checked key by key.
+- :class:`TokenBudgetSelector` (from :mod:`tooldeck.prompts.budget`): wraps any selector and
+  keeps whole examples, best first, while they fit a token budget; the rest are dropped or
+  summarized, never cut in the middle.
+- :func:`load_examples` (from :mod:`tooldeck.prompts.example_files`): example sets from YAML or
+  JSON-lines files, checked key by key.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.example_selectors import (
@@ -29,8 +29,8 @@ from langchain_core.example_selectors import (
     SemanticSimilarityExampleSelector,
 )
 
-from tooldeck.chains.summarize import estimate_tokens
-from tooldeck.errors import ConfigError, LoaderError
+from tooldeck.prompts.budget import TokenBudgetSelector
+from tooldeck.prompts.example_files import MAX_EXAMPLES, MAX_EXAMPLES_BYTES, load_examples
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -47,8 +47,6 @@ __all__ = [
     "semantic_selector",
 ]
 
-MAX_EXAMPLES_BYTES = 10 * 1024 * 1024
-MAX_EXAMPLES = 100_000
 _MAX_ORDER = 4  # BLEU-4, as NLTK's default weights
 _EPSILON = 0.1  # NLTK SmoothingFunction().method1
 _TIE = 1e-9  # community's tolerance: a score this close to the threshold is not above it
@@ -235,187 +233,3 @@ def mmr_selector(
         vectorstore=_store(examples, embeddings, input_keys), k=k, fetch_k=fetch_k,
         lambda_mult=lambda_mult, input_keys=input_keys,
     )
-
-
-def _format(example: dict[str, Any]) -> str:
-    return "\n".join(f"{key}: {value}" for key, value in example.items())
-
-
-class TokenBudgetSelector(BaseExampleSelector):
-    """Any selector's examples, cut to a token budget by dropping the lowest-ranked first.
-
-    The question's own tokens count against the budget; an example either fits whole or is
-    left out with every example ranked below it. (There is no per-template summary fallback.)
-
-    Args:
-        inner: the selector that ranks the examples.
-        max_tokens: tokens the question and the examples may take.
-        count_tokens: tokens in a text; a safe chars/3 estimate by default.
-        format_example: the text an example takes in the prompt; ``key: value`` lines by
-            default (pass ``example_prompt.format`` for the real cost).
-        separator: the text between two examples in the prompt.
-    """
-
-    def __init__(
-        self, inner: BaseExampleSelector, max_tokens: int, *,
-        count_tokens: Callable[[str], int] = estimate_tokens,
-        format_example: Callable[..., str] | None = None, separator: str = "\n\n",
-    ) -> None:
-        if max_tokens <= 0:
-            msg = f"the few-shot budget is {max_tokens} tokens: raise n_ctx or lower the reserve"
-            raise ConfigError(msg)
-        self.inner = inner
-        self.max_tokens = max_tokens
-        self.count_tokens = count_tokens
-        self.format_example = format_example
-        self.separator = separator
-
-    @classmethod
-    def for_context(
-        cls, inner: BaseExampleSelector, n_ctx: int, reserve: int, prompt_tokens: int = 0,
-        **kwargs: Any,
-    ) -> TokenBudgetSelector:
-        """A budget of what a model's context leaves after the answer and the fixed prompt.
-
-        Args:
-            inner: the selector that ranks the examples.
-            n_ctx: the model's context size in tokens (``ModelConfig().n_ctx``).
-            reserve: tokens kept for the answer.
-            prompt_tokens: tokens of the rest of the prompt (instructions, tools).
-            **kwargs: passed to the constructor.
-
-        Raises:
-            ConfigError: nothing is left for the question and the examples.
-        """
-        return cls(inner, n_ctx - reserve - prompt_tokens, **kwargs)
-
-    def add_example(self, example: dict[str, str]) -> Any:
-        """Add an example to the inner selector."""
-        return self.inner.add_example(example)
-
-    def _cost(self, example: dict[str, Any]) -> int:
-        text = self.format_example(**example) if self.format_example else _format(example)
-        return self.count_tokens(text)
-
-    def fit(
-        self, ranked: list[dict[str, Any]], input_variables: dict[str, str],
-    ) -> list[dict[str, Any]]:
-        """The longest best-first prefix of ``ranked`` that fits with the question."""
-        used = self.count_tokens(" ".join(str(v) for v in input_variables.values()))
-        gap = self.count_tokens(self.separator)
-        kept: list[dict[str, Any]] = []
-        for example in ranked:
-            cost = self._cost(example) + (gap if kept else 0)
-            if used + cost > self.max_tokens:
-                break
-            kept.append(example)
-            used += cost
-        return kept
-
-    def select_examples(self, input_variables: dict[str, str]) -> list[dict[str, Any]]:
-        """The inner selector's examples that fit the budget, best first."""
-        return self.fit(self.inner.select_examples(input_variables), input_variables)
-
-    async def aselect_examples(self, input_variables: dict[str, str]) -> list[dict[str, Any]]:
-        """The inner selector's examples that fit the budget, best first (async)."""
-        return self.fit(await self.inner.aselect_examples(input_variables), input_variables)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if size > MAX_EXAMPLES_BYTES:
-            msg = (f"example file {path} is {size:,} bytes, over the "
-                   f"{MAX_EXAMPLES_BYTES:,}-byte limit; split it")
-            raise ConfigError(msg)
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        msg = f"example file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
-        raise ConfigError(msg) from None
-    except OSError as exc:
-        msg = f"cannot read example file {path}: {exc.strerror}"
-        raise ConfigError(msg) from None
-
-
-def _parse_jsonl(path: Path, text: str) -> list[tuple[str, Any]]:
-    items: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append((f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            msg = f"example file {path} line {number} is not valid JSON: {exc.msg}"
-            raise ConfigError(msg) from None
-        if len(items) > MAX_EXAMPLES:
-            break
-    return items
-
-
-def _parse_yaml(path: Path, text: str) -> list[tuple[str, Any]]:
-    import yaml
-
-    from tooldeck.rag.safe_yaml import load_yaml
-
-    try:
-        data = load_yaml(text, limit=2 * MAX_EXAMPLES_BYTES)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        msg = f"example file {path} is not valid YAML{line}: {getattr(exc, 'problem', exc)}"
-        raise ConfigError(msg) from None
-    except LoaderError as exc:
-        msg = f"example file {path}: {exc}"
-        raise ConfigError(msg) from None
-    if isinstance(data, dict) and "examples" in data:
-        data = data["examples"]
-    if not isinstance(data, list):
-        msg = f"example file {path} must hold a list of examples (or a mapping with 'examples')"
-        raise ConfigError(msg)
-    return [(f"example {index}", item) for index, item in enumerate(data)]
-
-
-def load_examples(
-    path: str | Path, input_keys: Sequence[str] = ("input",), required_keys: Sequence[str] = (),
-) -> list[dict[str, str]]:
-    """Read an example set from a ``.yaml``/``.yml`` list or a ``.jsonl`` file.
-
-    Args:
-        path: the file; YAML may hold a list or a mapping whose ``examples`` is the list.
-        input_keys: keys every example must have (those the selectors compare).
-        required_keys: further keys every example must have (e.g. ``output``).
-
-    Returns:
-        The examples, each a mapping of strings, in the file's order.
-
-    Raises:
-        ConfigError: the file is missing, over 10 MB or 100,000 examples, not UTF-8, not valid
-            YAML / JSON lines, or an example (named by line or index) is not a mapping of
-            strings or lacks a key.
-    """
-    file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix not in (".jsonl", ".yaml", ".yml"):
-        msg = f"example file {file} must end in .yaml, .yml or .jsonl"
-        raise ConfigError(msg)
-    text = _read_text(file)
-    items = _parse_jsonl(file, text) if suffix == ".jsonl" else _parse_yaml(file, text)
-    if len(items) > MAX_EXAMPLES:
-        msg = f"example file {file} holds over {MAX_EXAMPLES:,} examples; split it"
-        raise ConfigError(msg)
-    needed = list(dict.fromkeys([*input_keys, *required_keys]))
-    examples: list[dict[str, str]] = []
-    for where, item in items:
-        if not isinstance(item, dict):
-            msg = f"example file {file} {where}: an example must be a mapping of strings"
-            raise ConfigError(msg)
-        missing = [key for key in needed if key not in item]
-        if missing:
-            msg = f"example file {file} {where}: missing key {missing[0]!r}"
-            raise ConfigError(msg)
-        wrong = [key for key, value in item.items() if not isinstance(value, str)]
-        if wrong or not all(isinstance(key, str) for key in item):
-            msg = f"example file {file} {where}: key {wrong[0] if wrong else '?'!r} is not text"
-            raise ConfigError(msg)
-        examples.append(item)
-    return examples
