@@ -145,3 +145,27 @@ def step_accepted(tools: list[Any], name: str, arguments: str) -> bool:
     from tooldeck.agents.grammar import react_grammar
 
     return grammar_accepts(react_grammar(tools), react("I need it", name, arguments))
+
+
+def drive_loop(gen: Any, replies: list[str]) -> tuple[Any, list[Any]]:
+    """Run an agent loop generator with scripted model replies and real tool calls.
+
+    The last reply repeats once the script ends. Returns the ``AgentResult`` and the
+    ``ModelCall`` requests the loop made, in order.
+    """
+    from tooldeck.agents.core import ModelCall, ToolCall
+    from tooldeck.tools.runner import run_tool
+
+    calls: list[Any] = []
+    reply: Any = None
+    while True:
+        try:
+            item = gen.send(reply)
+        except StopIteration as done:
+            return done.value, calls
+        reply = None
+        if isinstance(item, ModelCall):
+            calls.append(item)
+            reply = replies[min(len(calls), len(replies)) - 1]
+        elif isinstance(item, ToolCall):
+            reply = run_tool(item.tool, item.tool_input, timeout_s=item.timeout_s)

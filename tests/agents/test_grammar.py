@@ -10,11 +10,14 @@ from typing import Annotated, Any, Literal
 
 import pytest
 from langchain_core.tools import tool
-from pydantic import Field
+from pydantic import AnyUrl, BaseModel, Field
 
 from tests.helpers import echo, grammar_accepts, search
 from tooldeck.agents.grammar import (
     STRING_CAP,
+    URL_CHOICES_CAP,
+    SeenUrls,
+    find_urls,
     json_value_rule,
     react_grammar,
     self_ask_grammar,
@@ -203,3 +206,81 @@ def test_llamacpp_writes_an_optional_argument(tmp_path: Any) -> None:
     parsed = parse_react(text)
     assert isinstance(parsed, ParsedAction) and parsed.tool == "rich_args", text
     assert set(parsed.tool_input) >= {"city", "days", "units"}, text
+
+
+class ManyUrlsArgs(BaseModel):
+    """URL arguments named ``*_url``, typed by ``format: uri``, or optional."""
+
+    page_url: str
+    link: AnyUrl
+    source: str | None = None
+    url: str | None = None
+
+
+@tool(args_schema=ManyUrlsArgs)
+def many_urls(page_url: str, link: str, source: str | None = None, url: str | None = None) -> str:
+    """A tool with several kinds of URL arguments."""
+    return page_url
+
+
+SEEN = "http://127.0.0.1:8123/article"
+
+
+def test_a_url_argument_takes_only_the_urls_seen() -> None:
+    grammar = react_grammar([fetch_page], urls=[SEEN, "https://example.org/a"])
+    assert grammar_accepts(grammar, act("fetch_page", f'{{"url": "{SEEN}"}}'))
+    assert grammar_accepts(grammar, act("fetch_page", '{"url": "https://example.org/a"}'))
+    rewritten = SEEN.replace("http://", "https://")
+    assert not grammar_accepts(grammar, act("fetch_page", f'{{"url": "{rewritten}"}}'))
+    assert not grammar_accepts(grammar, act("fetch_page", '{"url": "http://127.0.0.1/article"}'))
+    # the other arguments keep their schema
+    assert grammar_accepts(grammar, act("fetch_page", f'{{"url": "{SEEN}", "limit": 4}}'))
+    assert not grammar_accepts(grammar, act("fetch_page", f'{{"url": "{SEEN}", "limit": 40}}'))
+
+
+def test_a_url_argument_is_free_when_none_was_seen() -> None:
+    rewritten = act("fetch_page", '{"url": "https://127.0.0.1:8123/article"}')
+    assert grammar_accepts(react_grammar([fetch_page]), rewritten)
+    assert grammar_accepts(react_grammar([fetch_page], urls=[]), rewritten)
+
+
+def test_url_arguments_by_name_by_format_and_optional() -> None:
+    grammar = react_grammar([many_urls], urls=[SEEN])
+    ok = f'{{"page_url": "{SEEN}", "link": "{SEEN}", "source": "x", "url": null}}'
+    assert grammar_accepts(grammar, act("many_urls", ok))
+    assert grammar_accepts(grammar, act("many_urls", ok.replace("null", f'"{SEEN}"')))
+    for bad in (ok.replace('"page_url": "http:', '"page_url": "https:'),
+                ok.replace('"link": "http:', '"link": "https:'),
+                ok.replace("null", '"https://elsewhere.org/"')):  # fmt: skip
+        assert not grammar_accepts(grammar, act("many_urls", bad)), bad
+
+
+def test_a_seen_url_the_schema_refuses_is_not_offered() -> None:
+    # web_fetch-like pattern: no spaces or quotes; a URL that breaks it leaves the argument free
+    from tooldeck.agents.grammar import with_url_choices
+
+    schema = {"properties": {"url": {"type": "string", "maxLength": 10}}}
+    assert with_url_choices(schema, ["https://a.example/long"]) == schema
+    narrowed = with_url_choices(schema, ["https://a.example/long", "http://a.b"])
+    assert narrowed["properties"]["url"] == {"type": "string", "enum": ["http://a.b"]}
+
+
+def test_find_urls_and_seen_urls() -> None:
+    text = (
+        f"Read {SEEN}. Then (https://en.wikipedia.org/wiki/Lutz_(town)), "
+        '"https://q.example/?a=1&b=2", and <https://x.example/>; not ftp://y.example.'
+    )
+    assert find_urls(text) == [
+        SEEN,
+        "https://en.wikipedia.org/wiki/Lutz_(town)",
+        "https://q.example/?a=1&b=2",
+        "https://x.example/",
+    ]
+    seen = SeenUrls(f"Is {SEEN} up?")
+    seen.add("links: https://a.example/ https://b.example/ " + SEEN)
+    seen.add("again https://a.example/")
+    assert seen.urls == (SEEN, "https://b.example/", "https://a.example/")
+    for i in range(2 * URL_CHOICES_CAP):
+        seen.add(f"https://n.example/{i}")
+    assert len(seen.urls) == URL_CHOICES_CAP and seen.urls[0] == SEEN
+    assert seen.urls[-1] == f"https://n.example/{2 * URL_CHOICES_CAP - 1}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import AIMessage
+from pydantic import Field
 
 from tooldeck.pipeline import build_agent
 from tooldeck.testing import ScriptedChatModel
@@ -66,10 +67,40 @@ def test_step_limit(config: Any, registry: Any) -> None:
     assert len(model.calls) == 3 and "step limit" in result["answer"]
 
 
+class _Recording(ScriptedChatModel):
+    """Records the tool names bound before each model call."""
+
+    bound: list[list[str]] = Field(default_factory=list)
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
+        self.bound.append([getattr(t, "name", "") for t in tools])
+        return self
+
+
 def test_repeated_action(config: Any, registry: Any) -> None:
-    agent, _ = make(config, registry, [call("echo", {"text": "a"})], max_repeats=2, max_steps=10)
-    result = agent.invoke("repeat")
-    assert result["stopped_by"] == "repeated_action" and len(result["steps"]) == 3
+    from tooldeck.agents.core import repeat_message
+
+    cfg = config.model_copy(update={"tools": ["calculator", "echo"]})
+    cfg.agent = cfg.agent.model_copy(
+        update={"type": "tool-calling", "tool_top_k": 10, "max_repeats": 2, "max_steps": 10}
+    )
+    model = _Recording(responses=[call("echo", {"text": "a"})], repeat_last=True)
+    result = build_agent(cfg, registry=registry, model=model).invoke("repeat")
+    # the same policy as the text loops (tests/agents/test_loop.py): the repeat is not run
+    # again, its result is the earlier one, the next call may only answer, the third stops
+    assert result["stopped_by"] == "repeated_action"
+    observations = [s["observation"] for s in result["steps"]]
+    assert observations == ["echo: a", repeat_message("echo", "echo: a")]
+    assert len(model.calls) == 3 and "repeated action" in result["answer"]
+    assert len(model.bound) == 2 and all("echo" in names for names in model.bound)
+
+
+def test_last_step_is_offered_no_tools(config: Any, registry: Any) -> None:
+    cfg = config.model_copy(update={"tools": ["calculator", "echo"]})
+    cfg.agent = cfg.agent.model_copy(update={"type": "tool-calling", "max_steps": 2})
+    model = _Recording(responses=[call("echo", {"text": "a"}), AIMessage("a")])
+    result = build_agent(cfg, registry=registry, model=model).invoke("echo a")
+    assert result["answer"] == "a" and len(model.calls) == 2 and len(model.bound) == 1
 
 
 def test_transient_model_error_is_retried(config: Any, registry: Any) -> None:

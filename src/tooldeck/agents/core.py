@@ -31,6 +31,7 @@ __all__ = [
     "ToolCall",
     "close_run",
     "limit_message",
+    "repeat_message",
     "single_arg_input",
 ]
 
@@ -91,10 +92,15 @@ class Limits:
 
 @dataclass
 class ModelCall:
-    """Request: call the model with these messages and call options (stop, grammar)."""
+    """Request: call the model with these messages and call options (stop, grammar).
+
+    ``prompt`` names the template the messages were built from (``name`` or
+    ``name@version``), for traces; drivers may ignore it.
+    """
 
     messages: list[BaseMessage]
     options: dict[str, Any] = field(default_factory=dict)
+    prompt: str | None = None
 
 
 @dataclass
@@ -172,6 +178,18 @@ def limit_message(reason: StopReason, limits: Limits, steps: list[Step]) -> str:
     if last is not None:
         text += f" Last observation from {last.tool}: {last.observation[:500]}"
     return text
+
+
+def repeat_message(tool: str, previous: str) -> str:
+    """The observation of a repeated action: the result it gave before; answer next.
+
+    Every loop (ReAct, self-ask, tool calling) answers a repeated action with this text
+    instead of running the tool again, and its next model call may only answer.
+    """
+    return (
+        f"You already called {tool} with this input. Its result was: {previous}\n"
+        "Use that result and give the final answer now."
+    )
 
 
 def close_run(result: AgentResult, limits: Limits, deadline: Deadline) -> AgentResult:

@@ -14,6 +14,12 @@ not know are dropped, and the JSON is compact (``", "`` and ``": "`` separators)
 cannot pad it with whitespace. Rule names are positional (``act_3``, ``args_3``), so two tools
 whose names differ only in punctuation (``my_tool``, ``my-tool``) never share a rule.
 
+A string argument that holds a URL (``format: "uri"``, or a property named ``url`` or ending
+in ``_url``) is narrowed, when URLs have been seen in the run (the question, the observations;
+:func:`find_urls`), to exactly those strings: a small model copies a link character by
+character instead of rewriting it (``http://`` into ``https://``, a dropped port). With none
+seen, the argument stays free.
+
 llama.cpp ignores a grammar it cannot compile and decodes freely, so every built-in tool's
 grammar is checked by the tests with the ``llguidance`` package (the same engine).
 """
@@ -21,7 +27,8 @@ grammar is checked by the tests with the ``llguidance`` package (the same engine
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,15 +44,22 @@ STRING_CAP = 2000
 # Most items in an array argument when the tool's schema sets no maxItems.
 ARRAY_CAP = 30
 
+# Most URLs a URL argument is narrowed to (the question's first, then the most recent).
+URL_CHOICES_CAP = 64
+
 __all__ = [
     "ARRAY_CAP",
     "GRAMMAR_MAX_TOKENS",
     "STRING_CAP",
+    "URL_CHOICES_CAP",
+    "SeenUrls",
+    "find_urls",
     "grammar_schema",
     "json_value_rule",
     "react_grammar",
     "self_ask_grammar",
     "tool_args_schema",
+    "with_url_choices",
 ]
 
 _HEADER = "%llguidance {}"
@@ -163,13 +177,17 @@ def json_value_rule(schema: dict[str, Any]) -> str:
     return "\n".join([_HEADER, f"start: {_json_rule(schema)}"]) + "\n"
 
 
-def react_grammar(tools: Sequence[BaseTool], *, allow_final: bool = True) -> str:
+def react_grammar(
+    tools: Sequence[BaseTool], *, allow_final: bool = True, urls: Sequence[str] = ()
+) -> str:
     """The grammar of one ReAct step over the offered tools.
 
     Args:
         tools: The tools the model may call (names enumerated); none means the step must
             be a final answer.
         allow_final: Whether a ``Final Answer`` may end the step.
+        urls: The URLs seen so far in the run; URL arguments may only be one of them (free
+            when empty; see the module docstring).
 
     Returns:
         llguidance grammar text: ``Thought: ...`` then an action with schema-valid JSON input,
@@ -180,7 +198,8 @@ def react_grammar(tools: Sequence[BaseTool], *, allow_final: bool = True) -> str
     for index, tool in enumerate(tools):
         head = _lit(f"Action: {tool.name}\nAction Input: ")
         rules.append(f"act_{index}: {head} args_{index}")
-        rules.append(f"args_{index}: {_json_rule(_raw_args_schema(tool))}")  # llguidance: $refs
+        schema = with_url_choices(_raw_args_schema(tool), urls)  # llguidance resolves $refs
+        rules.append(f"args_{index}: {_json_rule(schema)}")
         choices.append(f"act_{index}")
     if allow_final or not choices:
         choices.append("final")
@@ -195,7 +214,109 @@ def react_grammar(tools: Sequence[BaseTool], *, allow_final: bool = True) -> str
     return "\n".join(lines) + "\n"
 
 
-def self_ask_grammar() -> str:
-    """The grammar of one self-ask step: a follow-up question or the final answer."""
-    lines = [_HEADER, 'start: "Follow up: " LINE | "So the final answer is: " LINE', _LINE]
-    return "\n".join(lines) + "\n"
+def self_ask_grammar(*, allow_follow_up: bool = True) -> str:
+    """The grammar of one self-ask step: a follow-up question or the final answer.
+
+    Args:
+        allow_follow_up: Whether the step may be a follow-up question (else only the answer).
+    """
+    final = '"So the final answer is: " LINE'
+    start = f'start: "Follow up: " LINE | {final}' if allow_follow_up else f"start: {final}"
+    return "\n".join([_HEADER, start, _LINE]) + "\n"
+
+
+# An http(s) URL as written in text; trailing sentence punctuation is not part of it.
+_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f\"'<>\\`]{1,2000}", re.I)
+_URL_TAIL = ".,;:!?)]}*"
+_URL_FORMATS = frozenset({"uri", "url", "iri"})
+
+
+def find_urls(text: str) -> list[str]:
+    """The http(s) URLs in a text, in order, without trailing punctuation.
+
+    Args:
+        text: Any text (a question, an observation).
+
+    Returns:
+        The URLs found (duplicates kept).
+    """
+    found = []
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_URL_TAIL)
+        if url.count("(") > url.count(")") and match.group(0)[len(url) :].startswith(")"):
+            url += ")"  # a link such as https://en.wikipedia.org/wiki/Lutz_(town)
+        if "://" in url and len(url) > url.index("://") + 3:
+            found.append(url)
+    return found
+
+
+class SeenUrls:
+    """The distinct URLs seen in one run: the question's first, then the latest others."""
+
+    def __init__(self, question: str = "") -> None:
+        """Start with the URLs of the question."""
+        self._pinned = list(dict.fromkeys(find_urls(question)))[:URL_CHOICES_CAP]
+        self._recent: dict[str, None] = {}
+
+    def add(self, text: str) -> None:
+        """Take in the URLs of one more text (an observation)."""
+        for url in find_urls(text):
+            if url not in self._pinned:
+                self._recent.pop(url, None)
+                self._recent[url] = None
+        while len(self._pinned) + len(self._recent) > URL_CHOICES_CAP:
+            del self._recent[next(iter(self._recent))]
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The URLs a URL argument may take, at most :data:`URL_CHOICES_CAP`."""
+        return (*self._pinned, *self._recent)
+
+
+def _is_url_property(name: str, schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("format") in _URL_FORMATS:
+        return True
+    return schema.get("type") == "string" and (name == "url" or name.endswith("_url"))
+
+
+def _fits(url: str, schema: dict[str, Any]) -> bool:
+    """Whether a seen URL is a valid value of the string schema (length and pattern)."""
+    if not int(schema.get("minLength", 0)) <= len(url) <= int(schema.get("maxLength", 1 << 30)):
+        return False
+    pattern = schema.get("pattern")
+    try:
+        return not isinstance(pattern, str) or re.search(pattern, url) is not None
+    except re.error:
+        return True
+
+
+def _url_choices(name: str, schema: Any, urls: Sequence[str]) -> Any:
+    """The property's schema narrowed to the fitting URLs, or unchanged."""
+    branches = schema.get("anyOf") if isinstance(schema, dict) else None
+    if isinstance(branches, list):
+        narrowed = [_url_choices(name, branch, urls) for branch in branches]
+        return {**schema, "anyOf": narrowed}
+    if not _is_url_property(name, schema):
+        return schema
+    choices = [url for url in urls if _fits(url, schema)]
+    return {"type": "string", "enum": choices} if choices else schema
+
+
+def with_url_choices(schema: dict[str, Any], urls: Iterable[str]) -> dict[str, Any]:
+    """A tool's argument schema whose URL arguments may only be one of ``urls``.
+
+    Args:
+        schema: The tool's argument schema (top-level ``properties`` are looked at).
+        urls: The URLs seen so far; empty leaves the schema as it is.
+
+    Returns:
+        The schema, or a copy with each URL property an ``enum`` of the fitting URLs.
+    """
+    seen = list(urls)
+    props = schema.get("properties")
+    if not seen or not isinstance(props, dict):
+        return schema
+    narrowed = {name: _url_choices(name, sub, seen) for name, sub in props.items()}
+    return {**schema, "properties": narrowed}

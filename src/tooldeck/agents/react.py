@@ -1,4 +1,8 @@
-"""The ReAct loop: Thought / Action / Action Input / Observation / Final Answer as text."""
+"""The ReAct loop: Thought / Action / Action Input / Observation / Final Answer as text.
+
+What is ReAct's own lives here (the prompt, reading a reply, the grammar per step); the
+bounded loop and its policy are :func:`tooldeck.agents.loop.run_loop`'s.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tooldeck.agents.core import (
-    AgentResult,
-    Deadline,
-    Limits,
-    LoopGen,
-    ModelCall,
-    RepeatTracker,
-    Step,
-    ToolCall,
-    close_run,
-    single_arg_input,
-)
+from tooldeck.agents.core import Limits, LoopGen, Step, single_arg_input
 from tooldeck.agents.grammar import GRAMMAR_MAX_TOKENS, react_grammar
+from tooldeck.agents.loop import Act, Answer, Malformed, Reading, prompt_id, run_loop
 from tooldeck.prompts import load_template, render
 
 if TYPE_CHECKING:
@@ -28,13 +22,13 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
     from tooldeck.tools.examples import ToolExample
-    from tooldeck.tools.runner import Observation
 
 __all__ = [
     "STOP_SEQUENCES",
     "ParsedAction",
     "ParsedFinal",
     "ReactParseError",
+    "ReactProtocol",
     "describe_tools",
     "parse_react",
     "react_loop",
@@ -117,70 +111,114 @@ def _arg_hint(spec: dict[str, Any]) -> str:
     return f"<{desc}>"
 
 
-def _examples(tool: BaseTool) -> list[ToolExample]:
-    """The tool's worked examples; a tool that was never registered may carry bad ones: none."""
-    from tooldeck.errors import PluginError
-    from tooldeck.tools.examples import tool_examples
+def _example_lines(tool: BaseTool, ex: ToolExample) -> list[str]:
+    lines = [
+        f"  Example - Question: {ex.question}",
+        f"  Thought: {ex.thought or f'I should use {tool.name}'}",
+        f"  Action: {tool.name}",
+        f"  Action Input: {json.dumps(ex.input, ensure_ascii=False)}",
+        f"  Observation: {ex.observation}",
+    ]
+    if ex.answer is not None:
+        lines += ["  Thought: I know the answer", f"  Final Answer: {ex.answer}"]
+    return lines
 
-    try:
-        return tool_examples(tool)
-    except PluginError:
-        return []
 
+def describe_tools(
+    tools: Sequence[BaseTool], examples: Sequence[tuple[BaseTool, ToolExample]] = ()
+) -> str:
+    """Describe each tool: name, description, input format and its worked examples.
 
-def describe_tools(tools: Sequence[BaseTool]) -> str:
-    """Describe each tool: name, description, input format and any worked examples.
+    Args:
+        tools: The tools offered.
+        examples: ``(tool, example)`` pairs to show (see
+            :func:`tooldeck.tools.fewshot.examples_for`), each under its tool, in order;
+            pairs whose tool is not offered are left out.
 
-    A tool may carry ``metadata={"examples": [{"question", "input", "observation",
-    "answer"?, "thought"?}]}`` (checked at registration, see
-    :class:`tooldeck.tools.examples.ToolExample`); the first two show a small model the exact
-    protocol with that tool.
+    Returns:
+        The text of the prompt's ``{tools}`` slot.
     """
     blocks = []
     for tool in tools:
         summary = " ".join((tool.description or "").split())
         fmt = json.dumps({k: _arg_hint(v) for k, v in tool.args.items()})
         lines = [f"{tool.name}: {summary}", f"  Action Input format: {fmt}"]
-        for ex in _examples(tool)[:2]:
-            lines += [
-                f"  Example - Question: {ex.question}",
-                f"  Thought: {ex.thought or f'I should use {tool.name}'}",
-                f"  Action: {tool.name}",
-                f"  Action Input: {json.dumps(ex.input, ensure_ascii=False)}",
-                f"  Observation: {ex.observation}",
-            ]
-            if ex.answer is not None:
-                lines += ["  Thought: I know the answer", f"  Final Answer: {ex.answer}"]
+        for owner, ex in examples:
+            if owner is tool:
+                lines += _example_lines(tool, ex)
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
 
-def _opening(
-    tpl: dict[str, Any], question: str, tools: Sequence[BaseTool], history: Sequence[BaseMessage]
-) -> list[BaseMessage]:
-    from langchain_core.messages import HumanMessage, SystemMessage
+class ReactProtocol:
+    """ReAct's part of the bounded loop (see :class:`tooldeck.agents.loop.TextProtocol`)."""
 
-    names = ", ".join(t.name for t in tools)
-    system = render(tpl["system"], tools=describe_tools(tools), tool_names=names)
-    question_text = render(tpl["question"], question=question)
-    return [SystemMessage(system), *history, HumanMessage(question_text)]
+    def __init__(
+        self,
+        question: str,
+        tools: Sequence[BaseTool],
+        *,
+        use_grammar: bool,
+        history: Sequence[BaseMessage] = (),
+        max_examples: int = 2,
+        max_example_chars: int | None = None,
+    ) -> None:
+        """Keep what the steps need; see :func:`react_loop` for the arguments."""
+        self.tpl = load_template("react")
+        self.prompt: str | None = prompt_id("react", self.tpl)
+        self.question, self.tools, self.history = question, list(tools), list(history)
+        self.by_name = {t.name: t for t in self.tools}
+        self.use_grammar = use_grammar
+        self.max_examples, self.max_example_chars = max_examples, max_example_chars
+        self._grammars: dict[tuple[str, ...], dict[str, Any]] = {}
 
+    def opening(self) -> list[BaseMessage]:
+        """System prompt (tools and the worked examples for the question), history, question."""
+        from langchain_core.messages import HumanMessage, SystemMessage
 
-def _call_options(
-    tools: Sequence[BaseTool], use_grammar: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Model call options for a normal step and for a step that must be the final answer.
+        from tooldeck.tools.fewshot import examples_for
 
-    Without a grammar, both stop before a hallucinated observation. With one, a small model
-    that repeats itself, or has one step left, gets a grammar that allows only an answer.
-    """
-    if not use_grammar:
-        options: dict[str, Any] = {"stop": STOP_SEQUENCES}
-        return options, options
-    return (
-        {"grammar": react_grammar(tools), "max_tokens": GRAMMAR_MAX_TOKENS},
-        {"grammar": react_grammar(()), "max_tokens": GRAMMAR_MAX_TOKENS},
-    )
+        examples = examples_for(
+            self.question, self.tools, self.max_examples, self.max_example_chars
+        )
+        tools_text = describe_tools(self.tools, examples)
+        names = ", ".join(self.by_name)
+        system = render(self.tpl["system"], tools=tools_text, tool_names=names)
+        question_text = render(self.tpl["question"], question=self.question)
+        return [SystemMessage(system), *self.history, HumanMessage(question_text)]
+
+    def read(self, text: str) -> Reading:
+        """Parse the step; an unknown tool is a malformed step naming the offered ones."""
+        parsed = parse_react(text)
+        if isinstance(parsed, ParsedFinal):
+            return Answer(parsed.thought, parsed.answer)
+        if isinstance(parsed, ReactParseError):
+            feedback = render(self.tpl["malformed"], problem=parsed.problem)
+            return Malformed(parsed.thought, feedback)
+        tool = self.by_name.get(parsed.tool)
+        if tool is None:
+            names = ", ".join(self.by_name)
+            feedback = render(self.tpl["unknown_tool"], tool=parsed.tool, tool_names=names)
+            return Malformed(parsed.thought, feedback, parsed.tool, parsed.tool_input)
+        return Act(parsed.thought, tool, single_arg_input(tool, parsed.tool_input))
+
+    def options(self, *, must_answer: bool, urls: Sequence[str]) -> dict[str, Any]:
+        """Stop sequences; or, on llama.cpp, the step grammar (URL arguments narrowed)."""
+        if not self.use_grammar:
+            return {"stop": STOP_SEQUENCES}
+        key = ("\x00final",) if must_answer else tuple(urls)
+        if key not in self._grammars:
+            grammar = react_grammar(()) if must_answer else react_grammar(self.tools, urls=urls)
+            if len(self._grammars) >= 8:
+                self._grammars.clear()
+            self._grammars[key] = {"grammar": grammar, "max_tokens": GRAMMAR_MAX_TOKENS}
+        return dict(self._grammars[key])
+
+    def observe(self, step: Step) -> BaseMessage:
+        """``Observation: ...`` with the nudge to answer."""
+        from langchain_core.messages import HumanMessage
+
+        return HumanMessage(render(self.tpl["observation"], observation=step.observation))
 
 
 def react_loop(
@@ -190,8 +228,10 @@ def react_loop(
     *,
     use_grammar: bool,
     history: Sequence[BaseMessage] = (),
+    max_examples: int = 2,
+    max_example_chars: int | None = None,
 ) -> LoopGen:
-    """The ReAct loop as a request/reply generator (see ``agents.core``).
+    """The ReAct loop as a request/reply generator (see ``agents.core`` and ``agents.loop``).
 
     Args:
         question: The user's question.
@@ -199,58 +239,18 @@ def react_loop(
         limits: Step, time and repetition bounds.
         use_grammar: Constrain decoding with the ReAct grammar (llama.cpp models).
         history: Earlier conversation turns placed before the question.
+        max_examples: Most worked examples in the prompt (``prompts.max_examples``).
+        max_example_chars: Characters the worked examples may take in all (None: no cap).
 
     Returns:
         A generator whose return value is the :class:`AgentResult`.
     """
-    from langchain_core.messages import AIMessage, HumanMessage
-
-    tpl = load_template("react")
-    by_name = {t.name: t for t in tools}
-    names = ", ".join(by_name)
-    messages = _opening(tpl, question, tools, history)
-    options, final_only = _call_options(tools, use_grammar)
-    deadline, repeats = Deadline(limits.max_seconds), RepeatTracker()
-    steps: list[Step] = []
-    result = AgentResult(answer="", steps=steps)
-    must_answer = False
-    for index in range(limits.max_steps):
-        if deadline.expired():
-            result.stopped_by = "max_seconds"
-            break
-        last = must_answer or index == limits.max_steps - 1
-        text: str = yield ModelCall(list(messages), final_only if last else options)
-        parsed = parse_react(text)
-        messages.append(AIMessage(text.strip()))
-        if isinstance(parsed, ParsedFinal):
-            result.answer = parsed.answer
-            break
-        if isinstance(parsed, ReactParseError):
-            feedback = render(tpl["malformed"], problem=parsed.problem)
-            step = Step(parsed.thought, None, None, feedback, error=True)
-        elif parsed.tool not in by_name:
-            feedback = render(tpl["unknown_tool"], tool=parsed.tool, tool_names=names)
-            step = Step(parsed.thought, parsed.tool, parsed.tool_input, feedback, error=True)
-        else:
-            tool = by_name[parsed.tool]
-            tool_input = single_arg_input(tool, parsed.tool_input)
-            seen = repeats.count(tool.name, tool_input)
-            if seen > limits.max_repeats:
-                result.stopped_by = "repeated_action"
-                break
-            if seen > 1:
-                must_answer = True
-                previous = repeats.previous(tool.name, tool_input)
-                feedback = render(tpl["repeated"], tool=tool.name, observation=previous)
-                step = Step(parsed.thought, tool.name, tool_input, feedback, error=True)
-            else:
-                timeout = min(limits.tool_timeout_s, max(deadline.remaining(), 0.01))
-                obs: Observation = yield ToolCall(tool, tool_input, timeout)
-                repeats.remember(tool.name, tool_input, obs.text)
-                step = Step(parsed.thought, tool.name, tool_input, obs.text, error=obs.error)
-        steps.append(step)
-        yield step
-        messages.append(HumanMessage(render(tpl["observation"], observation=step.observation)))
-    else:
-        result.stopped_by = "max_steps"
-    return close_run(result, limits, deadline)
+    protocol = ReactProtocol(
+        question,
+        tools,
+        use_grammar=use_grammar,
+        history=history,
+        max_examples=max_examples,
+        max_example_chars=max_example_chars,
+    )
+    return run_loop(protocol, question, limits)

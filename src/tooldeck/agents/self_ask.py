@@ -1,4 +1,8 @@
-"""Self-ask with search: follow-up questions answered by one search tool, then the answer."""
+"""Self-ask with search: follow-up questions answered by one search tool, then the answer.
+
+What is self-ask's own lives here (the prompt, reading a reply, the grammar); the bounded
+loop and its policy are :func:`tooldeck.agents.loop.run_loop`'s.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,16 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tooldeck.agents.core import (
-    AgentResult,
-    Deadline,
-    Limits,
-    LoopGen,
-    ModelCall,
-    RepeatTracker,
-    Step,
-    ToolCall,
-    close_run,
-    single_arg_input,
-)
+from tooldeck.agents.core import Limits, LoopGen, Step, single_arg_input
 from tooldeck.agents.grammar import GRAMMAR_MAX_TOKENS, self_ask_grammar
+from tooldeck.agents.loop import Act, Answer, Malformed, Reading, prompt_id, run_loop
 from tooldeck.prompts import load_template, render
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
     from langchain_core.tools import BaseTool
 
-    from tooldeck.tools.runner import Observation
-
-__all__ = ["STOP_SEQUENCES", "parse_self_ask", "self_ask_loop"]
+__all__ = ["STOP_SEQUENCES", "SelfAskProtocol", "parse_self_ask", "self_ask_loop"]
 
 STOP_SEQUENCES = ["\nIntermediate answer:", "Intermediate answer:"]
 _FINAL = re.compile(r"So the final answer is\s*:\s*(.*)", re.S | re.I)
@@ -46,6 +38,57 @@ def parse_self_ask(text: str) -> tuple[str, str] | None:
     return None
 
 
+class SelfAskProtocol:
+    """Self-ask's part of the bounded loop (see :class:`tooldeck.agents.loop.TextProtocol`)."""
+
+    def __init__(
+        self,
+        question: str,
+        search: BaseTool,
+        *,
+        use_grammar: bool,
+        history: Sequence[BaseMessage] = (),
+    ) -> None:
+        """Keep what the steps need; see :func:`self_ask_loop` for the arguments."""
+        self.tpl = load_template("self_ask")
+        self.prompt: str | None = prompt_id("self_ask", self.tpl)
+        self.question, self.search, self.history = question, search, list(history)
+        self.use_grammar = use_grammar
+
+    def opening(self) -> list[BaseMessage]:
+        """The system prompt with its worked examples, history, then the question."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        question_text = render(self.tpl["question"], question=self.question)
+        return [SystemMessage(self.tpl["system"]), *self.history, HumanMessage(question_text)]
+
+    def read(self, text: str) -> Reading:
+        """A follow-up question is an action of the search tool."""
+        parsed = parse_self_ask(text)
+        if parsed is None:
+            problem = "no 'Follow up:' or final answer line"
+            feedback = render(self.tpl["malformed"], problem=problem)
+            return Malformed(text.strip()[:200], feedback)
+        kind, value = parsed
+        if kind == "final":
+            return Answer("", value)
+        return Act(value, self.search, single_arg_input(self.search, value))
+
+    def options(self, *, must_answer: bool, urls: Sequence[str]) -> dict[str, Any]:
+        """Stop sequences; or, on llama.cpp, the step grammar (only the answer if it must)."""
+        if not self.use_grammar:
+            return {"stop": STOP_SEQUENCES}
+        grammar = self_ask_grammar(allow_follow_up=not must_answer)
+        return {"grammar": grammar, "max_tokens": GRAMMAR_MAX_TOKENS}
+
+    def observe(self, step: Step) -> BaseMessage:
+        """``Intermediate answer: ...`` for a search; feedback on a malformed reply as it is."""
+        from langchain_core.messages import HumanMessage
+
+        template = self.tpl["intermediate"] if step.tool else "{answer}"
+        return HumanMessage(render(template, answer=step.observation))
+
+
 def self_ask_loop(
     question: str,
     search: BaseTool,
@@ -54,7 +97,7 @@ def self_ask_loop(
     use_grammar: bool,
     history: Sequence[BaseMessage] = (),
 ) -> LoopGen:
-    """The self-ask loop as a request/reply generator (see ``agents.core``).
+    """The self-ask loop as a request/reply generator (see ``agents.core`` and ``agents.loop``).
 
     Args:
         question: The user's question.
@@ -66,42 +109,5 @@ def self_ask_loop(
     Returns:
         A generator whose return value is the :class:`AgentResult`.
     """
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-
-    tpl = load_template("self_ask")
-    messages: list[BaseMessage] = [SystemMessage(tpl["system"]), *history]
-    messages.append(HumanMessage(render(tpl["question"], question=question)))
-    options: dict[str, Any] = {"stop": STOP_SEQUENCES}
-    if use_grammar:
-        options = {"grammar": self_ask_grammar(), "max_tokens": GRAMMAR_MAX_TOKENS}
-    deadline, repeats = Deadline(limits.max_seconds), RepeatTracker()
-    steps: list[Step] = []
-    result = AgentResult(answer="", steps=steps)
-    for _ in range(limits.max_steps):
-        if deadline.expired():
-            result.stopped_by = "max_seconds"
-            break
-        text: str = yield ModelCall(list(messages), options)
-        messages.append(AIMessage(text.strip()))
-        parsed = parse_self_ask(text)
-        if parsed is None:
-            feedback = render(tpl["malformed"], problem="no 'Follow up:' or final answer line")
-            step = Step(text.strip()[:200], None, None, feedback, error=True)
-        elif parsed[0] == "final":
-            result.answer = parsed[1]
-            break
-        else:
-            tool_input = single_arg_input(search, parsed[1])
-            if repeats.count(search.name, tool_input) > limits.max_repeats:
-                result.stopped_by = "repeated_action"
-                break
-            timeout = min(limits.tool_timeout_s, max(deadline.remaining(), 0.01))
-            obs: Observation = yield ToolCall(search, tool_input, timeout)
-            step = Step(parsed[1], search.name, tool_input, obs.text, error=obs.error)
-        steps.append(step)
-        yield step
-        template = tpl["intermediate"] if step.tool else "{answer}"
-        messages.append(HumanMessage(render(template, answer=step.observation)))
-    else:
-        result.stopped_by = "max_steps"
-    return close_run(result, limits, deadline)
+    protocol = SelfAskProtocol(question, search, use_grammar=use_grammar, history=history)
+    return run_loop(protocol, question, limits)

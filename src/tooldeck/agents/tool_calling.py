@@ -1,8 +1,12 @@
 """The native tool-calling agent: LangChain ``create_agent`` plus tooldeck's guard middleware.
 
-The guard adds what ``create_agent`` lacks by default: a step limit, a wall-clock limit,
-repeated-action detection (each ends the run with a clear message), tool timeouts, and tool
-exceptions returned to the model as error results instead of aborting the run. Transient
+The guard adds what ``create_agent`` lacks by default, with the same policy and messages as the
+text loops (:mod:`tooldeck.agents.loop`): a step limit (the last model call is offered no
+tools), a wall-clock limit, repeated actions (a repeat is not run again: its result is the
+earlier one, and the next model call is offered no tools; more than ``max_repeats`` requests of
+one action end the run), each limit ending the run with :func:`~tooldeck.agents.core.limit_message`;
+tool timeouts, and tool exceptions returned to the model as error results instead of aborting
+the run. Transient
 model errors are retried by LangChain's ``ModelRetryMiddleware``. With many tools, the
 guard offers the model only the ``tool_top_k`` best BM25 matches for the question.
 """
@@ -37,6 +41,7 @@ from tooldeck.agents.core import (
     StopReason,
     close_run,
     limit_message,
+    repeat_message,
 )
 from tooldeck.agents.runnable import BaseAgent, Event, amodel_errors, model_errors
 from tooldeck.prompts import load_template
@@ -97,6 +102,34 @@ def _run_calls(messages: Sequence[BaseMessage]) -> list[AIMessage]:
     return [m for m in messages[start + 1 :] if isinstance(m, AIMessage) and m.tool_calls]
 
 
+def _key(name: str, args: Any) -> str:
+    return name + "\x00" + json.dumps(args, sort_keys=True, default=str)
+
+
+def _action_counts(calls: Sequence[AIMessage]) -> dict[str, int]:
+    """How often each (tool, arguments) was requested in the run."""
+    seen: dict[str, int] = {}
+    for message in calls:
+        for call in message.tool_calls:
+            key = _key(call["name"], call["args"])
+            seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+def _earlier_result(messages: Sequence[BaseMessage], call_id: str, key: str) -> str | None:
+    """The result of an earlier identical request in the run, or None if this is the first.
+
+    The request being run is the last one with ``call_id`` (ids may repeat across replies).
+    """
+    calls = [call for message in _run_calls(messages) for call in message.tool_calls]
+    current = max((i for i, c in enumerate(calls) if c["id"] == call_id), default=len(calls))
+    earlier = [c for c in calls[:current] if _key(c["name"], c["args"]) == key]
+    if not earlier:
+        return None
+    results = {m.tool_call_id: m.text for m in messages if isinstance(m, ToolMessage)}
+    return results.get(earlier[-1]["id"] or "", "")
+
+
 class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
     """Limits, repeated-action detection, tool timeouts/errors and tool preselection."""
 
@@ -121,23 +154,32 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
 
     @hook_config(can_jump_to=["end"])
     def before_model(self, state: _GuardState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """End the run when a limit is reached."""
+        """End the run when the step or time limit is reached."""
         calls = _run_calls(state["messages"])
         if len(calls) >= self.limits.max_steps:
             return self._stop("max_steps")
         started = state.get("tooldeck_started", time.monotonic())
         if time.monotonic() - started >= self.limits.max_seconds:
             return self._stop("max_seconds")
-        seen: dict[str, int] = {}
-        for message in calls:
-            for call in message.tool_calls:
-                key = call["name"] + json.dumps(call["args"], sort_keys=True, default=str)
-                seen[key] = seen.get(key, 0) + 1
-                if seen[key] > self.limits.max_repeats:
-                    return self._stop("repeated_action")
         return None
 
+    @hook_config(can_jump_to=["end"])
+    def after_model(self, state: _GuardState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """End the run, before any tool runs, when an action is requested too often."""
+        counts = _action_counts(_run_calls(state["messages"]))
+        if any(n > self.limits.max_repeats for n in counts.values()):
+            return self._stop("repeated_action")
+        return None
+
+    def _must_answer(self, messages: Sequence[BaseMessage]) -> bool:
+        """The last allowed step, or a step after a repeated action: only an answer."""
+        calls = _run_calls(messages)
+        repeated = any(n > 1 for n in _action_counts(calls).values())
+        return repeated or len(calls) >= self.limits.max_steps - 1
+
     def _narrow(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        if self._must_answer(request.messages):
+            return request.override(tools=[])
         tools = [t for t in request.tools if not isinstance(t, dict)]
         if len(tools) <= self.tool_top_k:
             return request
@@ -151,7 +193,7 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
     ) -> ModelResponse[Any]:
-        """Offer only the best-matching tools."""
+        """Offer only the best-matching tools; none when the step must answer."""
         return handler(self._narrow(request))
 
     async def awrap_model_call(
@@ -176,8 +218,21 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         name = request.tool_call["name"]
         return self._error(request, timeout_observation(name, self.limits.tool_timeout_s))
 
+    def _repeat(self, request: ToolCallRequest) -> ToolMessage | None:
+        """A repeated request's result (the earlier one, not run again), or None."""
+        state = request.state
+        messages = state.get("messages", []) if isinstance(state, dict) else []
+        call = request.tool_call
+        previous = _earlier_result(messages, call["id"] or "", _key(call["name"], call["args"]))
+        if previous is None:
+            return None
+        return self._error(request, Observation(repeat_message(call["name"], previous), True))
+
     def wrap_tool_call(self, request: ToolCallRequest, handler: Callable[..., Any]) -> Any:
         """Run the tool with a timeout; an exception becomes an error result for the model."""
+        repeated = self._repeat(request)
+        if repeated is not None:
+            return repeated
         future = daemon_call(lambda: handler(request))
         try:
             return future.result(timeout=self.limits.tool_timeout_s)
@@ -190,6 +245,9 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         self, request: ToolCallRequest, handler: Callable[..., Awaitable[Any]]
     ) -> Any:
         """Async :meth:`wrap_tool_call`; sync tools run on a daemon thread, not the loop's pool."""
+        repeated = self._repeat(request)
+        if repeated is not None:
+            return repeated
         try:
             return await asyncio.wait_for(handler(_off_loop(request)), self.limits.tool_timeout_s)
         except TimeoutError:
