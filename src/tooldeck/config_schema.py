@@ -189,13 +189,29 @@ def _window_only() -> list[MemoryKind]:
 
 
 class MemoryConfig(_Strict):
-    """Conversation memory: which kinds are combined and their budgets (issue 9, part 5)."""
+    """Conversation memory: which kinds are combined and their budgets (issue 9, part 5).
 
-    kinds: list[MemoryKind] = Field(default_factory=_window_only)
-    window_turns: int = Field(default=5, ge=0, le=1000)
-    summary_max_tokens: int = Field(default=512, ge=16, le=100_000)
-    vector_k: int = Field(default=3, ge=1, le=100)
-    max_history_tokens: int | None = Field(default=None, ge=0)
+    See :mod:`tooldeck.memory.conversation` for how the kinds combine.
+    """
+
+    kinds: list[MemoryKind] = Field(
+        default_factory=_window_only,
+        description="window, summary, vector, combinable; [] = no memory",
+    )
+    window_turns: int = Field(
+        default=5, ge=0, le=1000, description="turns kept verbatim (window kind)"
+    )
+    summary_max_tokens: int = Field(
+        default=512, ge=16, le=100_000,
+        description="tokens of verbatim turns before the oldest are summarised; summary length",
+    )
+    vector_k: int = Field(
+        default=3, ge=1, le=100, description="older turns recalled per question (vector kind)"
+    )
+    max_history_tokens: int | None = Field(
+        default=None, ge=0,
+        description="tokens of history in a prompt; None: derived from the model's context",
+    )
 
 
 class PromptsConfig(_Strict):
