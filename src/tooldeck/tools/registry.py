@@ -13,105 +13,51 @@ Tool metadata conventions (``tool.metadata``), for plugins and the built-in tool
   text passages, as web search and the ``retriever`` do; self-ask can use any such tool as its
   ``agent.search_tool``, and only these are suggested for it.
 
-Every tool is checked as it is registered: a valid name, a usable input schema, and worked
-examples whose input fits that schema (:mod:`tooldeck.tools.examples`). A
+A plugin registers either a ready tool (a ``BaseTool`` or a documented function) or a lazy
+declaration, :class:`~tooldeck.tools.spec.ToolSpec`: name, description, argument schema, kind,
+and how to build the tool. Listing (``tooldeck tools list``) reads declarations and builds
+nothing, so it imports no LangChain; the tool is built when something uses it
+(:attr:`ToolEntry.tool`: an agent, ``tools run``, :meth:`ToolRegistry.select`).
+
+Every ready tool is checked as it is registered: a valid name, a usable input schema, and
+worked examples whose input fits that schema (:mod:`tooldeck.tools.examples`). A
 plugin whose hook registers a tool that fails a check is disabled with a warning, the tools it
-had registered with it, and the app runs on without it. Two tools with one name stay an error.
+had registered with it, and the app runs on without it. A declared tool is checked for its name
+as it is registered and for everything else when it is built; one that fails is listed as
+``broken: ...`` with the reason and is never offered to a model. Two tools with one name stay
+an error.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-import importlib.util
 import inspect
+import logging
 import os
 import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from tooldeck.errors import ConfigError, PluginError, UnknownToolError
 from tooldeck.plugins import LoadedPlugins, load_plugins
-from tooldeck.tools.examples import tool_examples
+from tooldeck.tools.entry import Availability, ToolEntry
+from tooldeck.tools.spec import ToolSpec
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
     from tooldeck.config import Config
 
-__all__ = ["Availability", "ToolEntry", "ToolRegistry", "build_registry"]
+__all__ = ["Availability", "ToolEntry", "ToolRegistry", "ToolSpec", "build_registry"]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
-Availability = Callable[[], "str | None"]
-
-
-@dataclass(frozen=True)
-class ToolEntry:
-    """A registered tool and what it needs to run here."""
-
-    tool: BaseTool
-    plugin: str
-    requires_env: tuple[str, ...] = ()
-    requires_packages: tuple[str, ...] = ()
-    check: Availability | None = None
-
-    @property
-    def name(self) -> str:
-        """The tool's unique name."""
-        return self.tool.name
-
-    @property
-    def summary(self) -> str:
-        """The first line of the tool's description."""
-        lines = (self.tool.description or "").strip().splitlines()
-        return lines[0] if lines else ""
-
-    @property
-    def kind(self) -> str | None:
-        """``metadata["kind"]`` (``"search"`` for query-answering tools), if set."""
-        kind = (self.tool.metadata or {}).get("kind")
-        return kind if isinstance(kind, str) else None
-
-    def missing_env(self) -> list[str]:
-        """Env vars the tool needs that are not set."""
-        return [var for var in self.requires_env if not os.environ.get(var)]
-
-    def missing_packages(self) -> list[str]:
-        """Python packages (import names) the tool needs that are not installed."""
-        return [name for name in self.requires_packages if not _importable(name)]
-
-    def unavailable(self) -> str | None:
-        """Why the tool cannot run here (``needs ...``), or None when it can."""
-        missing = self.missing_env()
-        if missing:
-            return "needs " + ", ".join(missing)
-        packages = self.missing_packages()
-        if packages:
-            pip = " ".join(name.split(".")[0].replace("_", "-") for name in packages)
-            return f"needs package {', '.join(packages)}: pip install {pip}"
-        if self.check is None:
-            return None
-        try:
-            return self.check() or None
-        except Exception as exc:  # a check that fails says so instead of breaking the listing
-            return f"unavailable: its check failed ({type(exc).__name__}: {exc})"
-
-    @property
-    def availability(self) -> str:
-        """``available``, or why not (``needs VAR``, ``needs package X: ...``, ``needs index``)."""
-        return self.unavailable() or "available"
-
-
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+_log = logging.getLogger("tooldeck.tools")
 
 
 class ToolRegistry:
@@ -139,6 +85,7 @@ class ToolRegistry:
         from langchain_core.tools import BaseTool
         from langchain_core.tools import tool as make_tool
 
+        from tooldeck.tools.examples import tool_examples
         from tooldeck.tools.runner import with_sync_path
 
         if not isinstance(tool, BaseTool):
@@ -162,17 +109,18 @@ class ToolRegistry:
 
     def register(
         self,
-        tool: BaseTool | Callable[..., Any],
+        tool: BaseTool | ToolSpec | Callable[..., Any],
         *,
         plugin: str,
         requires_env: Iterable[str] = (),
         requires_packages: Iterable[str] = (),
         availability: Availability | None = None,
     ) -> ToolEntry:
-        """Check a tool (see :meth:`check`) and add it.
+        """Check a tool (see :meth:`check`) and add it; a declaration is checked when built.
 
         Args:
-            tool: A LangChain ``BaseTool``, or a typed function with a docstring.
+            tool: A LangChain ``BaseTool``, a typed function with a docstring, or a
+                :class:`ToolSpec` (built on first use).
             plugin: The name of the plugin that gives it.
             requires_env: Env vars it needs to run.
             requires_packages: Python packages (import names) it needs to run.
@@ -183,9 +131,15 @@ class ToolRegistry:
             The new entry.
 
         Raises:
-            PluginError: Duplicate name, or a tool that fails :meth:`check`.
+            PluginError: Duplicate name, an invalid declaration, or a tool that fails
+                :meth:`check`.
         """
-        tool = self.check(tool, plugin=plugin)
+        finish = None
+        if isinstance(tool, ToolSpec):
+            _check_spec(tool, plugin)
+            finish = functools.partial(self._finish, tool, plugin)
+        else:
+            tool = self.check(tool, plugin=plugin)
         if tool.name in self._entries:
             other = self._entries[tool.name].plugin
             msg = (
@@ -193,9 +147,23 @@ class ToolRegistry:
                 f"(already registered by {other!r}); rename one or disable a plugin"
             )
             raise PluginError(msg)
-        entry = ToolEntry(tool, plugin, tuple(requires_env), tuple(requires_packages), availability)
+        entry = ToolEntry(
+            tool, plugin, tuple(requires_env), tuple(requires_packages), availability,
+            finish=finish,
+        )  # fmt: skip
         self._entries[tool.name] = entry
         return entry
+
+    def _finish(self, spec: ToolSpec, plugin: str, made: Any) -> BaseTool:
+        """Check a tool built from ``spec``: :meth:`check`, and the declared name."""
+        tool = self.check(made, plugin=plugin)
+        if tool.name != spec.name:
+            msg = (
+                f"plugin {plugin!r}: tool {spec.name!r} was declared under that name but built "
+                f"as {tool.name!r}; make the names equal"
+            )
+            raise PluginError(msg)
+        return tool
 
     def remove_plugin(self, plugin: str) -> None:
         """Drop every tool a plugin registered (it is being disabled)."""
@@ -234,16 +202,49 @@ class ToolRegistry:
             ConfigError: A named tool is unavailable here; the message says what it needs.
         """
         if not names:
-            return [e.tool for e in self.entries() if e.unavailable() is None]
+            return [tool for entry in self.entries() if (tool := _usable(entry)) is not None]
         chosen = []
         for name in names:
             entry = self.get(name)
             reason = entry.unavailable()
-            if reason is not None:
-                msg = f"tool {name!r} is unavailable: {reason}"
-                raise ConfigError(msg)
-            chosen.append(entry.tool)
+            if reason is None:
+                try:
+                    chosen.append(entry.tool)
+                    continue
+                except PluginError as exc:
+                    reason = f"broken: {exc}"
+            msg = f"tool {name!r} is unavailable: {reason}"
+            raise ConfigError(msg)
         return chosen
+
+
+def _usable(entry: ToolEntry) -> BaseTool | None:
+    """The entry's tool when it is available and builds (a failed build is logged once)."""
+    if entry.unavailable() is not None:
+        return None
+    try:
+        return entry.tool
+    except PluginError:
+        return None
+
+
+def _check_spec(spec: ToolSpec, plugin: str) -> None:
+    """What can be checked of a declaration without building it: name, description, kind."""
+    if not isinstance(spec.name, str) or not _NAME.match(spec.name):
+        msg = f"plugin {plugin!r}: tool name {spec.name!r} must match {_NAME.pattern}"
+        raise PluginError(msg)
+    if not isinstance(spec.description, str) or not spec.description.strip():
+        msg = f"plugin {plugin!r}: tool {spec.name!r} has no description; write one for the model"
+        raise PluginError(msg)
+    if spec.kind is not None and not isinstance(spec.kind, str):
+        msg = f"plugin {plugin!r}: tool {spec.name!r}: kind must be a string such as 'search'"
+        raise PluginError(msg)
+    if not isinstance(spec.build, str) and not callable(spec.build):
+        msg = (
+            f"plugin {plugin!r}: tool {spec.name!r}: build must be 'package.module:attr' or a "
+            "callable that returns the tool"
+        )
+        raise PluginError(msg)
 
 
 def build_registry(config: Config, plugins: LoadedPlugins | None = None) -> ToolRegistry:
@@ -303,12 +304,15 @@ class _Register:
         availability: Availability | None = None,
     ) -> None:
         try:
-            checked = self._registry.check(tool, plugin=self._plugin)
+            if isinstance(tool, ToolSpec):
+                _check_spec(tool, self._plugin)
+            else:
+                tool = self._registry.check(tool, plugin=self._plugin)
         except PluginError as exc:
             self.rejected = exc
             raise
         self._registry.register(
-            checked,
+            tool,
             plugin=self._plugin,
             requires_env=requires_env,
             requires_packages=requires_packages,

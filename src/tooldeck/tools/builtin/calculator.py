@@ -46,7 +46,8 @@ from decimal import (
 from fractions import Fraction
 
 from langchain_core.tools import ToolException, tool
-from pydantic import BaseModel, Field
+
+from tooldeck.tools.builtin.declarations import CALCULATOR_DESCRIPTION, CalculatorInput
 
 __all__ = [
     "MAX_DIGITS",
@@ -297,21 +298,9 @@ def evaluate(expression: str) -> str:
         return _format(_eval(node, text))
 
 
-class CalculatorInput(BaseModel):
-    """Input of the calculator tool."""
-
-    expression: str = Field(
-        description='the arithmetic to compute, with numbers and + - * / ** ( ), e.g. "17 * 23"',
-        pattern=r"^[0-9(-][0-9 .,+*/()^%×÷xeE-]{0,299}$",
-    )
-
-
-@tool(args_schema=CalculatorInput)
+@tool(args_schema=CalculatorInput, description=CALCULATOR_DESCRIPTION)
 def calculator(expression: str) -> str:
-    """Compute an arithmetic expression and return the number.
-
-    Use it for any math instead of computing in your head.
-    """
+    """Compute an arithmetic expression (the model reads ``CALCULATOR_DESCRIPTION``)."""
     return evaluate(expression)
 
 
@@ -322,6 +311,48 @@ calculator.metadata = {
             "input": {"expression": "12 * 7"},
             "observation": "84",
             "answer": "12 times 7 is 84.",
-        }
+        },
+        {
+            "question": "A bus ticket costs $2.75. What do eleven tickets cost?",
+            "input": {"expression": "2.75 * 11"},
+            "observation": "30.25",
+            "answer": "Eleven tickets cost $30.25.",
+        },
+        {
+            "question": "what's 20% of 350",
+            "input": {"expression": "350 * 20 / 100"},
+            "observation": "70",
+            "answer": "20% of 350 is 70.",
+        },
+        {
+            "question": "There were 120 cookies and we ate 45. How many are left?",
+            "input": {"expression": "120 - 45"},
+            "observation": "75",
+            "answer": "75 cookies are left.",
+        },
+        {
+            "question": "Share 96 sweets equally between 8 children.",
+            "input": {"expression": "96 / 8"},
+            "observation": "12",
+            "answer": "Each child gets 12 sweets.",
+        },
+        {
+            "question": "What is 6 cubed?",
+            "input": {"expression": "6 ** 3"},
+            "observation": "216",
+            "answer": "6 cubed is 216.",
+        },
+        {
+            "question": "What is the mean of 10, 20 and 45?",
+            "input": {"expression": "(10 + 20 + 45) / 3"},
+            "observation": "25",
+            "answer": "The mean is 25.",
+        },
+        {
+            "question": "Add 3,450 and 1,275",
+            "input": {"expression": "3450 + 1275"},
+            "observation": "4725",
+            "answer": "3,450 plus 1,275 is 4,725.",
+        },
     ]
 }

@@ -8,17 +8,32 @@ offered to a model. Each is a ``kind: "search"`` tool, so self-ask can use it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from tooldeck.tools.builtin.declarations import (
+    RetrieverInput,
+    index_check,
+    index_names,
+    retriever_description,
+    retriever_name,
+)
 
 if TYPE_CHECKING:
     from tooldeck.config import Config
 
-__all__ = ["RetrieverInput", "RetrieverTool", "index_availability", "retriever_tools"]
+__all__ = [
+    "RetrieverInput",
+    "RetrieverTool",
+    "index_availability",
+    "index_check",
+    "index_names",
+    "retriever_tool",
+    "retriever_tools",
+]
 
 _PASSAGE_CHARS = 800
 
@@ -31,12 +46,6 @@ _EXAMPLE = {
     ),
     "answer": 'Send POST /session with a JSON body {"user": ...}; it returns the session id.',
 }
-
-
-class RetrieverInput(BaseModel):
-    """Arguments of the retriever tool."""
-
-    query: str = Field(min_length=1, max_length=2000, description="what to look for")
 
 
 class RetrieverTool(BaseTool):
@@ -53,10 +62,11 @@ class RetrieverTool(BaseTool):
 
     def _run(self, query: str, **_: Any) -> str:
         from tooldeck.rag.answer import render_block
-        from tooldeck.rag.retriever import IndexRetriever
+        from tooldeck.rag.retriever import IndexRetriever, config_reranker
 
-        if self._retriever is None:
-            self._retriever = IndexRetriever(config=self.config, index_name=self.index_name)
+        if self._retriever is None:  # reranks with the configured model when rag.rerank says so
+            self._retriever = IndexRetriever(config=self.config, index_name=self.index_name,
+                                             reranker=config_reranker(self.config))
         docs = self._retriever.invoke(query)
         if not docs:
             return f"No passages in index {self.index_name!r} match {query!r}."
@@ -73,39 +83,45 @@ class RetrieverTool(BaseTool):
         )
 
 
-def _tool_name(index: str, default: str) -> str:
-    return "retriever" if index == default else "retriever_" + re.sub(r"[^A-Za-z0-9_]", "_", index)
-
-
 def index_availability(tool: RetrieverTool) -> Callable[[], str | None]:
     """The registry's availability check for a retriever: ``needs index: ...`` until it is built."""
+    return index_check(tool.config, tool.index_name)
 
-    def check() -> str | None:
-        from tooldeck.rag.lifecycle import index_generation
 
-        if index_generation(tool.config.data_dir, tool.index_name) is not None:
-            return None
-        return f"needs index: run `tooldeck index {tool.index_name} PATH`"
-
-    return check
+def retriever_tool(config: Config, index: str) -> RetrieverTool:
+    """The retriever tool of ``index`` (``retriever`` for the default one)."""
+    return RetrieverTool(
+        name=retriever_name(index, config.rag.default_index),
+        description=retriever_description(index),
+        config=config,
+        index_name=index,
+        metadata={
+            "kind": "search",
+            "examples": [
+                _EXAMPLE,
+                {
+                    "question": "Which function of the client library uploads a file?",
+                    "input": {"query": "upload a file function"},
+                    "observation": (
+                        "[1] function Client.upload_file(path, folder=None) (source: client.py)"
+                        "\nUpload a local file into a folder; returns the file id."
+                    ),
+                    "answer": "Use Client.upload_file(path, folder=None); it returns the id.",
+                },
+                {
+                    "question": "What parameters does the orders endpoint take? Check the docs.",
+                    "input": {"query": "list orders endpoint parameters"},
+                    "observation": (
+                        "[1] rest GET /orders (source: openapi.yaml)\nList orders. Query: "
+                        "status (open|closed), page (integer), per_page (integer, max 100)."
+                    ),
+                    "answer": "GET /orders takes status, page and per_page (at most 100).",
+                },
+            ],
+        },
+    )
 
 
 def retriever_tools(config: Config) -> list[RetrieverTool]:
     """One retriever tool per configured or built index (``retriever`` for the default one)."""
-    from tooldeck.rag.index import list_indexes
-
-    default = config.rag.default_index
-    names = dict.fromkeys([default, *config.rag.indexes, *list_indexes(config.data_dir)])
-    return [
-        RetrieverTool(
-            name=_tool_name(index, default),
-            description=(
-                f"Search the local document index {index!r} (API operations, "
-                "functions and docs) and return cited passages. Input: a search query."
-            ),
-            config=config,
-            index_name=index,
-            metadata={"kind": "search", "examples": [_EXAMPLE]},
-        )
-        for index in names
-    ]
+    return [retriever_tool(config, index) for index in index_names(config)]

@@ -15,9 +15,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel
 
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.declarations import (
+    MAX_TEXT_CHARS,
+    SUMMARIZE_DESCRIPTION,
+    SummarizeInput,
+)
 from tooldeck.tools.builtin.web_common import (
     HTML_TYPES,
     WEB_PAGE,
@@ -39,52 +44,23 @@ if TYPE_CHECKING:
     from tooldeck.config import Config
     from tooldeck.tools.net import Response
 
-__all__ = ["MAX_TEXT_CHARS", "SummarizeInput", "SummarizeTool", "register_into"]
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "SummarizeInput",
+    "SummarizeTool",
+    "register_into",
+    "summarize_tool",
+]
 
-MAX_TEXT_CHARS = 100_000_000  # the most web.summarize_max_chars can be set to
 _BARE_URL = re.compile(r"https?://\S+", re.IGNORECASE)
 _PAGE_TYPES = (*HTML_TYPES, "text/plain", "text/markdown")
-
-
-class SummarizeInput(BaseModel):
-    """Arguments of the summarize tool: exactly one of ``text`` and ``url``."""
-
-    text: str | None = Field(
-        default=None,
-        max_length=MAX_TEXT_CHARS,
-        description="the text to summarize (null when giving a url)",
-    )
-    url: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="the http(s) address of a web page to summarize (null when giving text)",
-    )
-
-    @field_validator("text", "url", mode="before")
-    @classmethod
-    def _blank_is_absent(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SummarizeInput:
-        if self.text is None and self.url is None:
-            msg = "nothing to summarize: give the text in 'text', or a web page address in 'url'"
-            raise ValueError(msg)
-        if self.text is not None and self.url is not None:
-            msg = "give either 'text' or 'url', not both (set the other to null)"
-            raise ValueError(msg)
-        return self
 
 
 class SummarizeTool(BaseTool):
     """Summarise a text or a web page by map-reduce with the chat model."""
 
     name: str = "summarize"
-    description: str = (
-        "Summarize a long text or a web page in one paragraph. Give the text in text (url "
-        "null), or the page address in url (text null). Use it when asked for a summary, the "
-        "gist or the main points of something."
-    )
+    description: str = SUMMARIZE_DESCRIPTION
     args_schema: type[BaseModel] = SummarizeInput
     config: Any = None
     chat_model: Any = None  # the configured model when None
@@ -231,12 +207,52 @@ SUMMARIZE_EXAMPLES = [
             "The article describes the longest rivers of Europe, led by the Volga."
         ),
         "answer": "The page describes Europe's longest rivers; the Volga is the longest.",
-    }
+    },
+    {
+        "question": "Summarize this text: Our team shipped the new app in March. Sign-ups "
+        "doubled in April, but support tickets tripled, so we are hiring two support staff.",
+        "input": {
+            "text": "Our team shipped the new app in March. Sign-ups doubled in April, but "
+            "support tickets tripled, so we are hiring two support staff.",
+            "url": None,
+        },
+        "observation": (
+            "Summary of the text (25 words):\nThe new app doubled sign-ups but tripled "
+            "support tickets, so two support staff are being hired."
+        ),
+        "answer": "The app doubled sign-ups but tripled support tickets; two support staff "
+        "will be hired.",
+    },
+    {
+        "question": "What are the main points of https://example.org/blog/remote-work ?",
+        "input": {"text": None, "url": "https://example.org/blog/remote-work"},
+        "observation": (
+            "Summary of https://example.org/blog/remote-work (1,840 words; 'Remote work, "
+            "two years on'):\nRemote staff report more focus but less contact; the author "
+            "suggests two office days a week."
+        ),
+        "answer": "Remote work brings more focus but less contact; the author suggests two "
+        "office days a week.",
+    },
+    {
+        "question": "Give me a short version of the long report at https://example.net/report",
+        "input": {"text": None, "url": "https://example.net/report"},
+        "observation": (
+            "Summary of https://example.net/report (9,120 words; 'Annual report'):\n"
+            "Revenue grew 8%, costs fell, and the company plans to open two new offices."
+        ),
+        "answer": "Revenue grew 8%, costs fell, and two new offices are planned.",
+    },
 ]
+
+
+def summarize_tool(config: Config | None) -> SummarizeTool:
+    """The ``summarize`` tool with its worked examples (its model is built on first use)."""
+    tool = SummarizeTool(config=config)
+    tool.metadata = {"examples": SUMMARIZE_EXAMPLES}
+    return tool
 
 
 def register_into(register: Register, config: Config | None) -> None:
     """Register the ``summarize`` tool (its model is built on first use)."""
-    tool = SummarizeTool(config=config)
-    tool.metadata = {"examples": SUMMARIZE_EXAMPLES}
-    register(tool)
+    register(summarize_tool(config))

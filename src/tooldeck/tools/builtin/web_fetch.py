@@ -24,6 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tooldeck.config_schema import WebConfig
 from tooldeck.errors import NetworkError
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.declarations import (
+    MAX_URL_LENGTH,
+    WEB_FETCH_DESCRIPTION,
+    WebFetchInput,
+)
 from tooldeck.tools.builtin.web_common import (
     HTML_TYPES,
     WEB_PAGE,
@@ -40,22 +45,11 @@ if TYPE_CHECKING:
 __all__ = ["MAX_URL_LENGTH", "WebFetchInput", "WebFetchTool", "fetch_page", "register_into",
            "web_fetch_tool"]
 
-MAX_URL_LENGTH = 2000
-# No spaces, quotes, backslashes or control characters (escapes only, so both Python and the
-# ReAct grammar's regex engine read it the same way; see agents/grammar.py).
-_URL_PATTERN = r"^[^\x00-\x20\x22\x5c\x7f]+$"
 _READS = "web_fetch reads HTML, plain text and JSON"
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.9,*/*;q=0.1"
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\d)")
 _SNIFF_BYTES = 1024
 _MOST_READ_S = 10.0  # the longest silence between two parts of a page
-_DESCRIPTION = (
-    "Read one web page and return its title, main text (menus, ads and footers left out) and "
-    "its links. Input: the full http(s) URL of the page, such as a link from a search result. "
-    "Reads HTML, plain text and JSON; not PDFs, images or private addresses. Long pages are "
-    "cut with a note saying how much is missing."
-)
-
 _EXAMPLES: list[dict[str, Any]] = [
     {
         "question": "What does the Python tutorial page on lists say list.append does?",
@@ -79,18 +73,25 @@ _EXAMPLES: list[dict[str, Any]] = [
         ),
         "answer": "The latest release listed is v2.32.3.",
     },
+    {
+        "question": "Open https://example.com/contact and tell me their phone number.",
+        "input": {"url": "https://example.com/contact"},
+        "observation": (
+            "Title: Contact us\nURL: https://example.com/contact\n\nCall us on "
+            "+44 20 7946 0000, Monday to Friday, 9:00 to 17:00."
+        ),
+        "answer": "Their phone number is +44 20 7946 0000.",
+    },
+    {
+        "question": "Read the page example.org/changelog and list what changed.",
+        "input": {"url": "https://example.org/changelog"},
+        "observation": (
+            "Title: Changelog\nURL: https://example.org/changelog\n\nVersion 3.1: dark "
+            "mode, faster start-up, and a fix for the export button."
+        ),
+        "answer": "Version 3.1 added dark mode, a faster start-up and an export fix.",
+    },
 ]
-
-
-class WebFetchInput(BaseModel):
-    """Arguments of the web_fetch tool."""
-
-    url: str = Field(
-        min_length=1,
-        max_length=MAX_URL_LENGTH,
-        pattern=_URL_PATTERN,
-        description="the page's full http(s) URL, e.g. https://en.wikipedia.org/wiki/Ada_Lovelace",
-    )
 
 
 class WebFetchTool(BaseTool):
@@ -99,7 +100,7 @@ class WebFetchTool(BaseTool):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     name: str = "web_fetch"
-    description: str = _DESCRIPTION
+    description: str = WEB_FETCH_DESCRIPTION
     args_schema: type[BaseModel] = WebFetchInput
     metadata: dict[str, Any] | None = Field(default_factory=lambda: {"examples": _EXAMPLES})
     web: WebConfig = Field(default_factory=WebConfig)

@@ -19,9 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.declarations import (
+    LANG_PATTERN,
+    WIKIPEDIA_DESCRIPTION,
+    WikipediaInput,
+)
 from tooldeck.tools.builtin.web_common import (
     Service,
     bound_s,
@@ -35,28 +40,11 @@ if TYPE_CHECKING:
     from tooldeck.config import Config
     from tooldeck.config_schema import WebConfig
 
-__all__ = ["WikipediaInput", "WikipediaTool", "register_into"]
+__all__ = ["WikipediaInput", "WikipediaTool", "register_into", "wikipedia_tool"]
 
-LANG_PATTERN = r"^[a-z]{2,3}(-[a-z]{1,12})?$"
 _LANG = re.compile(LANG_PATTERN)
 _REQUESTS = 3  # search, page, links: the most one call makes
 _SERVICE = Service("Wikipedia")
-
-
-class WikipediaInput(BaseModel):
-    """Arguments of the wikipedia tool."""
-
-    query: str = Field(
-        min_length=1,
-        max_length=300,
-        description='the topic to look up, such as "Marie Curie" or "speed of light"',
-    )
-    lang: str | None = Field(
-        default=None,
-        max_length=16,
-        pattern=LANG_PATTERN,
-        description="language edition such as en, de or fr (default: the configured one)",
-    )
 
 
 @dataclass(frozen=True)
@@ -71,11 +59,7 @@ class WikipediaTool(BaseTool):
     """Search Wikipedia and read the best article's introduction."""
 
     name: str = "wikipedia"
-    description: str = (
-        "Look up a topic on Wikipedia. Returns the best article's title, URL and opening "
-        "paragraph, and the titles of other matching articles. Use it for facts about people, "
-        "places, things, events and ideas. Input: the topic."
-    )
+    description: str = WIKIPEDIA_DESCRIPTION
     args_schema: type[BaseModel] = WikipediaInput
     config: Any = None
     api_url: str = "https://{lang}.wikipedia.org/w/api.php"
@@ -237,12 +221,48 @@ WIKIPEDIA_EXAMPLES = [
         ),
         "answer": "Marie Curie was a Polish-French physicist and chemist who pioneered "
         "research on radioactivity.",
-    }
+    },
+    {
+        "question": "What does Wikipedia say about the Eiffel Tower?",
+        "input": {"query": "Eiffel Tower"},
+        "observation": (
+            "Wikipedia: Eiffel Tower\nURL: https://en.wikipedia.org/wiki/Eiffel_Tower\n"
+            "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, "
+            "built from 1887 to 1889."
+        ),
+        "answer": "It is a wrought-iron lattice tower in Paris, built from 1887 to 1889.",
+    },
+    {
+        "question": "Give me the encyclopedia article about photosynthesis.",
+        "input": {"query": "photosynthesis"},
+        "observation": (
+            "Wikipedia: Photosynthesis\nURL: https://en.wikipedia.org/wiki/Photosynthesis\n"
+            "Photosynthesis is the process by which plants turn light energy into chemical "
+            "energy."
+        ),
+        "answer": "Photosynthesis is how plants turn light energy into chemical energy.",
+    },
+    {
+        "question": "Look up the Battle of Hastings on Wikipedia.",
+        "input": {"query": "Battle of Hastings"},
+        "observation": (
+            "Wikipedia: Battle of Hastings\nURL: https://en.wikipedia.org/wiki/"
+            "Battle_of_Hastings\nThe Battle of Hastings was fought on 14 October 1066 between "
+            "the Norman-French army of William and the English army of Harold Godwinson."
+        ),
+        "answer": "It was fought on 14 October 1066 between William's Normans and Harold's "
+        "English army.",
+    },
 ]
+
+
+def wikipedia_tool(config: Config | None) -> WikipediaTool:
+    """The ``wikipedia`` tool with its worked examples."""
+    tool = WikipediaTool(config=config)
+    tool.metadata = {"examples": WIKIPEDIA_EXAMPLES}
+    return tool
 
 
 def register_into(register: Register, config: Config | None) -> None:
     """Register the ``wikipedia`` tool."""
-    tool = WikipediaTool(config=config)
-    tool.metadata = {"examples": WIKIPEDIA_EXAMPLES}
-    register(tool)
+    register(wikipedia_tool(config))

@@ -25,9 +25,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel
 
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.declarations import (
+    MAX_RESULTS,
+    YOUTUBE_DESCRIPTION,
+    YOUTUBE_TRANSCRIPT_NOTE,
+    YoutubeInput,
+    YoutubeTranscriptInput,
+)
 from tooldeck.tools.builtin.web_common import (
     MAX_CONNECT_S,
     Service,
@@ -53,9 +60,9 @@ __all__ = [
     "parse_results",
     "register_into",
     "video_id",
+    "youtube_tool",
 ]
 
-MAX_RESULTS = 20
 WATCH_URL = "https://www.youtube.com/watch?v={id}"
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _COUNT = re.compile(r"^(?P<query>.+?)\s*[,;]\s*(?P<count>\d{1,3})$")
@@ -66,44 +73,6 @@ _MAX_NODES = 200_000
 _TRANSCRIPT_LANGUAGES = ("en", "en-US", "en-GB")
 _REQUESTS = 3  # the most one call makes: a transcript reads the watch page, player, captions
 _SERVICE = Service("YouTube")
-
-
-class YoutubeInput(BaseModel):
-    """Arguments of the youtube tool (transcripts off)."""
-
-    query: str = Field(
-        min_length=1,
-        max_length=300,
-        description='what to search for, such as "python tutorial"; "query, 3" asks for 3 videos',
-    )
-    max_results: int | None = Field(
-        default=None, ge=1, le=MAX_RESULTS, description="how many videos to list (default 5)"
-    )
-
-
-class YoutubeTranscriptInput(BaseModel):
-    """Arguments of the youtube tool when transcripts are on: a search, or a transcript."""
-
-    query: str | None = Field(
-        default=None,
-        max_length=300,
-        description="what to search for (null when asking for a transcript)",
-    )
-    max_results: int | None = Field(
-        default=None, ge=1, le=MAX_RESULTS, description="how many videos to list (default 5)"
-    )
-    transcript_of: str | None = Field(
-        default=None,
-        max_length=200,
-        description="a video id or URL whose transcript to read (null to search)",
-    )
-
-    @model_validator(mode="after")
-    def _something_to_do(self) -> YoutubeTranscriptInput:
-        if not (self.query or "").strip() and not (self.transcript_of or "").strip():
-            msg = "give a search query, or a video id or URL in transcript_of"
-            raise ValueError(msg)
-        return self
 
 
 @dataclass(frozen=True)
@@ -274,10 +243,7 @@ class YoutubeTool(BaseTool):
     """Search YouTube; read a video's transcript when transcripts are enabled."""
 
     name: str = "youtube"
-    description: str = (
-        "Search YouTube for videos. Returns each video's title, channel, duration and URL. "
-        'Input: what to search for; add ", N" for N videos.'
-    )
+    description: str = YOUTUBE_DESCRIPTION
     args_schema: type[BaseModel] = YoutubeInput
     config: Any = None
     search_url: str = "https://www.youtube.com/results"
@@ -447,17 +413,49 @@ YOUTUBE_EXAMPLES = [
         ),
         "answer": "Try 'Python for Beginners' by Programming with Mosh: "
         "https://www.youtube.com/watch?v=kqtD5dpn9C8",
-    }
+    },
+    {
+        "question": "Is there a YouTube video showing how to fix a flat bike tyre?",
+        "input": {"query": "fix a flat bike tyre, 3"},
+        "observation": (
+            "YouTube videos for 'fix a flat bike tyre':\n1. How to Fix a Puncture | "
+            "channel: Park Tool | duration: 6:12 | https://www.youtube.com/watch?v=example01"
+        ),
+        "answer": "Yes: 'How to Fix a Puncture' by Park Tool, "
+        "https://www.youtube.com/watch?v=example01",
+    },
+    {
+        "question": "I'd like to watch a live concert of Daft Punk.",
+        "input": {"query": "Daft Punk live concert"},
+        "observation": (
+            "YouTube videos for 'Daft Punk live concert':\n1. Daft Punk - Alive 2007 | "
+            "channel: Daft Punk | duration: 1:14:05 | https://www.youtube.com/watch?v=example02"
+        ),
+        "answer": "Watch 'Daft Punk - Alive 2007': https://www.youtube.com/watch?v=example02",
+    },
+    {
+        "question": "show me clips of penguins at the zoo",
+        "input": {"query": "penguins zoo clips"},
+        "observation": (
+            "YouTube videos for 'penguins zoo clips':\n1. Penguin feeding time | channel: "
+            "City Zoo | duration: 4:40 | https://www.youtube.com/watch?v=example03"
+        ),
+        "answer": "Here is one: 'Penguin feeding time', "
+        "https://www.youtube.com/watch?v=example03",
+    },
 ]
+
+
+def youtube_tool(config: Config | None) -> YoutubeTool:
+    """The ``youtube`` tool (with the transcript argument when enabled) and its examples."""
+    tool = YoutubeTool(config=config)
+    if web_settings(config).youtube_transcripts:
+        tool.args_schema = YoutubeTranscriptInput
+        tool.description += YOUTUBE_TRANSCRIPT_NOTE
+    tool.metadata = {"examples": YOUTUBE_EXAMPLES}
+    return tool
 
 
 def register_into(register: Register, config: Config | None) -> None:
     """Register the ``youtube`` tool (with the transcript argument when enabled)."""
-    tool = YoutubeTool(config=config)
-    if web_settings(config).youtube_transcripts:
-        tool.args_schema = YoutubeTranscriptInput
-        tool.description += (
-            " To read a video's transcript instead, give transcript_of: the video id or URL."
-        )
-    tool.metadata = {"examples": YOUTUBE_EXAMPLES}
-    register(tool)
+    register(youtube_tool(config))

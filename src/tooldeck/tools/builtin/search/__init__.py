@@ -24,6 +24,7 @@ Modules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tooldeck.plugins import Register
@@ -45,7 +46,58 @@ __all__ = [
     "SerperTool",
     "register_into",
     "render_results",
+    "search_tool",
 ]
+
+
+_TOOLS: dict[str, Callable[..., WebSearchTool]] = {
+    "duckduckgo": DuckDuckGoTool,
+    "serper": SerperTool,
+    "serpapi": SerpAPITool,
+}
+
+
+def search_tool(name: str, config: Config | None) -> WebSearchTool:
+    """Build one search tool (``duckduckgo``, ``serper`` or ``serpapi``) with its metadata.
+
+    Raises:
+        KeyError: No search tool has that name.
+    """
+    tool = _TOOLS[name](web=web_settings(config))
+    tool.metadata = {
+        "kind": "search",
+        "examples": [
+            tool.example,
+            {
+                "question": "What is the latest version of Node.js?",
+                "input": {"query": "Node.js latest release"},
+                "observation": (
+                    "1. Node.js releases\n   https://nodejs.org/en/about/previous-releases\n"
+                    "   Node.js 23.3.0 (Current) was released on 2024-11-20."
+                ),
+                "answer": "The latest listed release is Node.js 23.3.0.",
+            },
+            {
+                "question": "Any news today about electric car sales?",
+                "input": {"query": "electric car sales news"},
+                "observation": (
+                    "1. EV sales rise 20% in October - Example News\n"
+                    "   https://news.example.com/ev-sales\n   Electric car sales rose 20%..."
+                ),
+                "answer": "Example News reports electric car sales rose 20% in October.",
+            },
+            {
+                "question": "What time is sunset in Oslo today?",
+                "input": {"query": "sunset time Oslo today"},
+                "observation": (
+                    "1. Sunrise and sunset in Oslo - timeanddate\n"
+                    "   https://www.timeanddate.com/sun/norway/oslo\n   Sunset: 15:21."
+                ),
+                "answer": "The sun sets at 15:21 in Oslo today.",
+            },
+        ],
+    }
+    return tool
 
 
 def register_into(register: Register, config: Config | None) -> None:
@@ -54,13 +106,8 @@ def register_into(register: Register, config: Config | None) -> None:
     A keyed tool lists its env var as required only when the config holds no key for it.
     """
     web = web_settings(config)
-    tools: list[WebSearchTool] = [
-        DuckDuckGoTool(web=web),
-        SerperTool(web=web),
-        SerpAPITool(web=web),
-    ]
-    for tool in tools:
-        tool.metadata = {"kind": "search", "examples": [tool.example]}
+    for name in _TOOLS:
+        tool = search_tool(name, config)
         if isinstance(tool, KeyedSearchTool) and getattr(web, tool.config_key) is None:
             register(tool, requires_env=(tool.env_var,))
         else:

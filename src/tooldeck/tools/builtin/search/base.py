@@ -13,36 +13,9 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
 from tooldeck.config_schema import WebConfig
+from tooldeck.tools.builtin.declarations import MAX_RESULTS, SearchInput
 
-__all__ = ["MAX_RESULTS", "SearchInput", "WebSearchTool", "describe", "search_example"]
-
-MAX_RESULTS = 20
-
-
-class SearchInput(BaseModel):
-    """Arguments of the web search tools."""
-
-    query: str = Field(
-        min_length=1,
-        max_length=400,
-        description="what to search the web for: a few keywords or a short question",
-    )
-    max_results: int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_RESULTS,
-        description=f"how many results to list (1-{MAX_RESULTS}); omit for the default",
-    )
-
-
-def describe(engine: str, answer: str = "") -> str:
-    """A search tool's description, written for the model."""
-    return (
-        f"Search the web with {engine}. Returns {answer}a numbered list of results: title, "
-        "URL and snippet. Use it for facts that may be recent or that you do not know; then "
-        "fetch a URL for details. Input: a search query of a few keywords."
-    )
-
+__all__ = ["MAX_RESULTS", "SearchInput", "WebSearchTool", "search_example"]
 
 def search_example(question: str, query: str, observation: str, answer: str) -> dict[str, Any]:
     """A worked example for a search tool's metadata."""

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 from langchain_core.tools import ToolException
 
-from tooldeck.tools.builtin.search.base import WebSearchTool, describe, search_example
+from tooldeck.tools.builtin.declarations import DUCKDUCKGO_DESCRIPTION
+from tooldeck.tools.builtin.search.base import WebSearchTool, search_example
 from tooldeck.tools.builtin.search.results import DETAIL_CHARS, hits_from, one_line, render_results
 from tooldeck.tools.builtin.web_common import call_bounded
 
@@ -68,7 +69,7 @@ class DuckDuckGoTool(WebSearchTool):
     )
 
     name: str = "duckduckgo"
-    description: str = describe("DuckDuckGo (no API key needed)")
+    description: str = DUCKDUCKGO_DESCRIPTION
 
     def _search(self, query: str, limit: int) -> str:
         web = self.web

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.tools import ToolException
 
-from tooldeck.tools.builtin.search.base import WebSearchTool, describe, search_example
+from tooldeck.tools.builtin.declarations import SERPAPI, SERPER
+from tooldeck.tools.builtin.search.base import WebSearchTool, search_example
 from tooldeck.tools.builtin.search.results import (
     DETAIL_CHARS,
     Hit,
@@ -35,11 +36,6 @@ __all__ = ["KeyedSearchTool", "SerpAPITool", "SerperTool"]
 
 _NO_RESULTS_SERPAPI = "hasn't returned any results"
 _KEYLESS = "search with duckduckgo"
-
-
-def _google(provider: str) -> str:
-    """The description of a tool that searches Google through ``provider``."""
-    return describe(f"Google (through {provider})", "Google's direct answer when it has one, then ")
 
 
 class KeyedSearchTool(WebSearchTool):
@@ -114,10 +110,10 @@ class KeyedSearchTool(WebSearchTool):
 class SerperTool(KeyedSearchTool):
     """Google results through Serper (``google.serper.dev``), key in ``SERPER_API_KEY``."""
 
-    provider: ClassVar[str] = "Serper"
-    env_var: ClassVar[str] = "SERPER_API_KEY"
-    config_key: ClassVar[str] = "serper_api_key"
-    signup: ClassVar[str] = "https://serper.dev"
+    provider: ClassVar[str] = SERPER.provider
+    env_var: ClassVar[str] = SERPER.env_var
+    config_key: ClassVar[str] = SERPER.config_key
+    signup: ClassVar[str] = SERPER.signup
     example: ClassVar[dict[str, Any]] = search_example(
         "Who wrote the novel Dune?",
         "Dune novel author",
@@ -127,8 +123,8 @@ class SerperTool(KeyedSearchTool):
         "Dune was written by Frank Herbert (published in 1965).",
     )
 
-    name: str = "serper"
-    description: str = _google("Serper")
+    name: str = SERPER.name
+    description: str = SERPER.description
     endpoint: str = "https://google.serper.dev/search"
 
     def _request(self, key: str, query: str, limit: int) -> Response:
@@ -150,10 +146,10 @@ class SerperTool(KeyedSearchTool):
 class SerpAPITool(KeyedSearchTool):
     """Google results through SerpAPI (``serpapi.com``), key in ``SERPAPI_API_KEY``."""
 
-    provider: ClassVar[str] = "SerpAPI"
-    env_var: ClassVar[str] = "SERPAPI_API_KEY"
-    config_key: ClassVar[str] = "serpapi_api_key"
-    signup: ClassVar[str] = "https://serpapi.com"
+    provider: ClassVar[str] = SERPAPI.provider
+    env_var: ClassVar[str] = SERPAPI.env_var
+    config_key: ClassVar[str] = SERPAPI.config_key
+    signup: ClassVar[str] = SERPAPI.signup
     example: ClassVar[dict[str, Any]] = search_example(
         "How tall is the Eiffel Tower?",
         "Eiffel Tower height",
@@ -163,8 +159,8 @@ class SerpAPITool(KeyedSearchTool):
         "The Eiffel Tower is 330 metres tall.",
     )
 
-    name: str = "serpapi"
-    description: str = _google("SerpAPI")
+    name: str = SERPAPI.name
+    description: str = SERPAPI.description
     endpoint: str = "https://serpapi.com/search"
 
     def _request(self, key: str, query: str, limit: int) -> Response:
