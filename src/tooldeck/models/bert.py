@@ -163,6 +163,54 @@ def _pooling_mode(folder: Path, cfg: dict[str, Any]) -> str:
     return modes[0]
 
 
+# Tokenizer files a folder may hold instead of tokenizer.json (named in the refusal).
+_OTHER_TOKENIZERS = ("sentencepiece.bpe.model", "spiece.model", "tokenizer.model", "vocab.txt")
+_TOKENIZER_MODELS = ("WordPiece", "Unigram")
+
+
+def _load_tokenizer(folder: Path) -> tuple[Any, int | None, bool]:
+    """The folder's ``tokenizer.json``, its unknown token's id and whether it is WordPiece.
+
+    WordPiece (BERT vocabularies) and Unigram (SentencePiece, as in the XLM-R vocabulary of
+    paraphrase-multilingual-MiniLM-L12-v2) are read; anything else is refused by name.
+
+    Raises:
+        ModelNotFoundError: no ``tokenizers`` package, no ``tokenizer.json``, or a tokenizer
+            model this encoder does not handle.
+    """
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        others = [name for name in _OTHER_TOKENIZERS if (folder / name).is_file()]
+        found = f" (it has {', '.join(others)})" if others else ""
+        raise ModelNotFoundError(
+            f"{folder} has no tokenizer.json{found}; the built-in embedder reads only a "
+            "`tokenizers` tokenizer.json: save one with transformers "
+            "(AutoTokenizer.from_pretrained(folder).save_pretrained(folder)), or use "
+            "embeddings.provider 'package.module:Class' for this model"
+        )
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise ModelNotFoundError(
+            "the built-in embedder needs the `tokenizers` package to read tokenizer.json; "
+            "run: pip install 'tokenizers>=0.21,<1'"
+        ) from None
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+        raise ModelNotFoundError(f"cannot read {path}: {exc}") from exc
+    kind = type(tokenizer.model).__name__
+    if kind not in _TOKENIZER_MODELS:
+        raise _unsupported(folder, f"tokenizer.json uses a {kind} model", _TOKENIZER_MODELS)
+    if kind == "WordPiece":
+        unk = tokenizer.token_to_id(str(getattr(tokenizer.model, "unk_token", "[UNK]")))
+        return tokenizer, unk, True
+    # A Unigram model reports an unknown piece by its text, so it is found by id; the id is
+    # in the file only (the Python binding does not expose it).
+    unk_id = json.loads(path.read_text("utf-8")).get("model", {}).get("unk_id")
+    return tokenizer, unk_id if isinstance(unk_id, int) else None, False
+
+
 @dataclass(frozen=True)
 class _Layer:
     qkv_w: Array
@@ -193,19 +241,18 @@ class BertEncoder:
 
     def __init__(self, model_dir: str | Path | None = None, max_seq_length: int | None = None):
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
         folder = Path(model_dir) if model_dir is not None else default_model_dir()
         try:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             weights = load_file(str(folder / "model.safetensors"))
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         except (OSError, ValueError, Exception) as exc:  # safetensors raises its own errors
             raise ModelNotFoundError(
                 f"cannot load a BERT embedding model from {folder}: {exc}; the folder needs "
                 "config.json, model.safetensors and tokenizer.json (a sentence-transformers folder)"
             ) from exc
         _check_supported(folder, config)
+        tokenizer, self._unk, self._wordpiece = _load_tokenizer(folder)
         self.model_dir = folder
         self.hidden = int(config["hidden_size"])
         self.heads = int(config["num_attention_heads"])
@@ -215,10 +262,12 @@ class BertEncoder:
         self.dimension = self.hidden
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in weights else ""
         self._load(weights, prefix, int(config["num_hidden_layers"]))
+        if tokenizer.get_vocab_size() > self.word.shape[0]:
+            raise _unsupported(folder, f"tokenizer.json has {tokenizer.get_vocab_size()} tokens "
+                               f"for {self.word.shape[0]} word embeddings", ["matching sizes"])
         tokenizer.no_padding()
         tokenizer.enable_truncation(self.max_seq_length)
         self._tokenizer = tokenizer
-        self._unk = str(getattr(tokenizer.model, "unk_token", "[UNK]"))
 
     @staticmethod
     def _folder_max_len(folder: Path, config: dict[str, Any]) -> int:
@@ -288,17 +337,20 @@ class BertEncoder:
     def coverage(self, text: str) -> float:
         """The share of ``text``'s letters in words this model's vocabulary covers.
 
-        A word counts as covered when the tokenizer keeps it without ``[UNK]`` and in pieces
-        longer than single characters on average: text in a script the vocabulary lacks falls
-        apart into characters (Hangul into jamo, Cyrillic letter by letter) or ``[UNK]``. This
-        measures the model's own tokenizer, so a multilingual model covers what it covers.
+        A word counts as covered when the tokenizer keeps it without the unknown token and, for
+        a WordPiece vocabulary, in pieces longer than single characters on average: text in a
+        script an English WordPiece vocabulary lacks falls apart into characters (Hangul into
+        jamo, Cyrillic letter by letter) or ``[UNK]``. A SentencePiece (Unigram) vocabulary
+        splits CJK text into characters by design and has no character fallback but ``<unk>``,
+        so there only ``<unk>`` counts. This measures the model's own tokenizer, so a
+        multilingual model covers what it covers.
 
         Returns:
             1.0 for a text with no letters.
         """
         enc = self._tokenizer.encode(text[:4000], add_special_tokens=False)
-        words: dict[int, list[tuple[str, int, int]]] = {}
-        for token, word, (start, end) in zip(enc.tokens, enc.word_ids, enc.offsets, strict=True):
+        words: dict[int, list[tuple[int, int, int]]] = {}
+        for token, word, (start, end) in zip(enc.ids, enc.word_ids, enc.offsets, strict=True):
             if word is not None:
                 words.setdefault(word, []).append((token, start, end))
         covered = total = 0
@@ -306,7 +358,8 @@ class BertEncoder:
             span = text[min(p[1] for p in pieces):max(p[2] for p in pieces)]
             letters = sum(c.isalpha() for c in span)
             total += letters
-            whole = len(span) <= 2 or len(pieces) / len(span) < _FRAGMENTED
+            whole = (not self._wordpiece or len(span) <= 2
+                     or len(pieces) / len(span) < _FRAGMENTED)
             if letters and whole and all(p[0] != self._unk for p in pieces):
                 covered += letters
         return covered / total if total else 1.0
