@@ -26,8 +26,8 @@ from tooldeck.errors import ToolDeckError
 from tooldeck.redact import scrub, scrubbed_output
 
 if TYPE_CHECKING:
-    from tooldeck.agents.runnable import BaseAgent
     from tooldeck.config import Config, ConfigSources, Source
+    from tooldeck.pipeline.compose import Pipeline
 
 __all__ = ["build_parser", "main", "model_override"]
 
@@ -136,6 +136,11 @@ def _agent_flags(parser: argparse.ArgumentParser) -> None:
         help="local | gguf:PATH | openai:NAME | ollama:NAME | CATALOGUE_NAME | pkg.mod:Class",
     )
     parser.add_argument("--tools", help="comma-separated tool names (empty: all available)")
+    parser.add_argument(
+        "--session",
+        metavar="NAME",
+        help="a stored conversation: earlier turns are read from it and this turn is saved",
+    )
 
 
 def model_override(value: str) -> dict[str, Any]:
@@ -209,20 +214,28 @@ def _say(message: str) -> None:
     print(scrub(message), file=sys.stderr)
 
 
+def _session_config(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The run config that names ``--session`` (None without one: no memory I/O)."""
+    if not args.session:
+        return None
+    return {"configurable": {"session_id": args.session}}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from tooldeck.console import print_json, stream_run
-    from tooldeck.questions import check_question
+    from tooldeck.pipeline.stages import InputStage
 
     if args.question == "-":
         args.question = sys.stdin.read()
     config = _load(args)
-    check_question(args.question, config.max_question_chars)  # before the model is loaded
+    InputStage(config.max_question_chars).invoke(args.question)  # before the model is loaded
     agent = _build_agent(config)
+    run_config: Any = _session_config(args)
     if args.json:
-        result = agent.invoke(args.question)
+        result = agent.invoke(args.question, run_config)
         print_json(result)
     else:
-        result = stream_run(agent, args.question, verbose=args.verbose)
+        result = stream_run(agent, args.question, verbose=args.verbose, config=run_config)
     return 1 if result.get("stopped_by") else 0
 
 
@@ -230,11 +243,11 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from tooldeck.console import chat_loop
 
     config = _load(args)
-    return chat_loop(_build_agent(config), verbose=args.verbose)
+    return chat_loop(_build_agent(config), verbose=args.verbose, session=args.session or None)
 
 
-def _build_agent(config: Config) -> BaseAgent:
-    """Build the agent, logging the model, its load time and the tools offered."""
+def _build_agent(config: Config) -> Pipeline:
+    """Build the agent pipeline, logging the model, its load time and the tools offered."""
     from tooldeck.models import describe_model
     from tooldeck.pipeline import build_agent
 

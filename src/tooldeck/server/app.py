@@ -88,9 +88,10 @@ class AskBody(BaseModel):
 
 
 class RunBody(BaseModel):
-    """Body of ``/v1/run``."""
+    """Body of ``/v1/run``: a question, and a session to continue (its turns are kept)."""
 
     question: Text = Field(min_length=1)
+    session_id: Text | None = Field(default=None, min_length=1, max_length=128)
 
 
 def _chat_model(config: Config) -> Any:
@@ -138,7 +139,7 @@ class _Service:
     def ask(self, question: str, index_name: str | None, top_k: int | None, use_model: bool,
             kind: str | None) -> dict[str, Any]:
         """Answer from an index; blocking (run it in a thread)."""
-        from tooldeck.rag import check_question
+        from tooldeck.questions import check_question
         from tooldeck.rag.answer import ask
 
         self.check_length(question)
@@ -159,11 +160,17 @@ class _Service:
         return {"api": top["id"] if top else None, "example": top["example"] if top else None,
                 **result}
 
-    def run(self, question: str) -> dict[str, Any]:
-        """Run the agent (it checks the question itself); blocking."""
+    def run(self, question: str, session_id: str | None = None) -> dict[str, Any]:
+        """Run the agent pipeline (its input stage checks the question); blocking.
+
+        With ``session_id`` the pipeline loads that session's history and saves the turn.
+        """
         agent = self.agent.get()
         with self.model_turn:
-            result: dict[str, Any] = agent.invoke(question)
+            if session_id is None:
+                result: dict[str, Any] = agent.invoke(question)
+            else:
+                result = agent.invoke(question, {"configurable": {"session_id": session_id}})
         return result
 
     def health(self, authorized: bool) -> dict[str, Any]:
@@ -247,7 +254,7 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
     @app.post("/v1/run", summary="Run the agent on a question")
     async def v1_run(body: RunBody) -> dict[str, Any]:
         service.check_length(body.question)
-        return await service.pool.run(partial(service.run, body.question))
+        return await service.pool.run(partial(service.run, body.question, body.session_id))
 
     @app.get("/healthz", summary="Liveness (and the indexes, for an authorized caller)")
     async def healthz(request: Request) -> dict[str, Any]:
