@@ -20,8 +20,10 @@ from rich.table import Table
 from tooldeck.redact import scrub
 
 if TYPE_CHECKING:
-    from tooldeck.agents.runnable import BaseAgent
+    from langchain_core.runnables import Runnable, RunnableConfig
+
     from tooldeck.memory.window import WindowMemory
+    from tooldeck.pipeline.compose import Pipeline
     from tooldeck.tools.registry import ToolEntry, ToolRegistry
 
 __all__ = [
@@ -39,8 +41,8 @@ _err = Console(stderr=True, highlight=False)
 _log = logging.getLogger("tooldeck.console")
 _CHAT_HELP = """\
 /help      this list
-/history   the turns the model sees (the last 5)
-/reset     forget the conversation
+/history   the turns the model sees
+/reset     forget the conversation (with --session: that session's stored turns)
 /exit      end (also /quit, Ctrl-D, or Ctrl-C at the prompt)
 Ctrl-C during an answer cancels that answer."""
 
@@ -50,42 +52,84 @@ def print_json(data: Any) -> None:
     sys.stdout.write(scrub(json.dumps(data, ensure_ascii=False, default=str)) + "\n")
 
 
-def stream_run(agent: BaseAgent, question: Any, *, verbose: bool = False) -> dict[str, Any]:
-    """Run the agent, printing the model's text as it decodes and each observation.
+class _StepPrinter:
+    """Prints the pipeline's token and step events as they arrive (made by :func:`_printer`)."""
 
-    Agents that stream no tokens (native tool calling) get each step printed whole.
+    def __init__(self) -> None:
+        self.streamed = False
+        self.last = time.monotonic()
+
+    def token(self, text: str) -> None:
+        self.streamed = True
+        _out.print(escape(text), end="", style="cyan")
+
+    def step(self, step: dict[str, Any]) -> None:
+        from tooldeck.chains.formatter import format_step
+
+        now = time.monotonic()
+        _log_step(step, now - self.last)
+        self.last = now
+        if self.streamed:
+            observation = scrub(str(step.get("observation", "")))
+            _out.print(f"\nObservation: {escape(observation)}", style="yellow")
+        else:
+            _out.print(escape(scrub(format_step(step))), style="cyan")
+        self.streamed = False
+
+
+def _printer(printer: _StepPrinter) -> Any:
+    """A LangChain callback handler that hands the pipeline's custom events to ``printer``.
+
+    Its errors (a closed stdout, Ctrl-C) reach the caller instead of being logged away.
+    """
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from tooldeck.pipeline.state import STEP_EVENT, TOKEN_EVENT
+
+    class Handler(BaseCallbackHandler):
+        raise_error = True
+
+        def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+            if name == TOKEN_EVENT:
+                printer.token(str(data.get("text", "")))
+            elif name == STEP_EVENT:
+                printer.step(data)
+
+    return Handler()
+
+
+def stream_run(
+    agent: Runnable[Any, dict[str, Any]],
+    question: Any,
+    *,
+    verbose: bool = False,
+    config: RunnableConfig | None = None,
+) -> dict[str, Any]:
+    """Run the agent pipeline, printing the model's text as it decodes and each observation.
+
+    Tokens and steps come as the pipeline's custom events; agents that stream no tokens
+    (native tool calling) get each step printed whole.
+
+    Args:
+        agent: The pipeline (``build_agent``), or any chain around it.
+        question: Its input.
+        verbose: Print the model and the time taken on stderr.
+        config: A run config (``configurable.session_id`` for a session).
 
     Returns:
         The final result dict.
     """
-    from tooldeck.chains.formatter import format_step
-
+    printer = _StepPrinter()
+    callbacks = [*((config or {}).get("callbacks") or []), _printer(printer)]  # type: ignore[misc]
+    run_config: RunnableConfig = {**(config or {}), "callbacks": callbacks}
     result: dict[str, Any] = {}
-    streamed = False
-    last = time.monotonic()
-    for event in agent.stream(question):
-        kind = event["event"]
-        if kind == "token":
-            streamed = True
-            _out.print(escape(event["text"]), end="", style="cyan")
-        elif kind == "step":
-            step = event["step"]
-            now = time.monotonic()
-            _log_step(step, now - last)
-            last = now
-            if streamed:
-                observation = scrub(str(step["observation"]))
-                _out.print(f"\nObservation: {escape(observation)}", style="yellow")
-            else:
-                _out.print(escape(scrub(format_step(step))), style="cyan")
-            streamed = False
-        elif kind == "final":
-            result = event["result"]
-    if streamed:
+    for chunk in agent.stream(question, run_config):
+        result = chunk
+    if printer.streamed:
         _out.print()
     if result.get("stopped_by"):
         _out.print(escape(scrub(str(result.get("answer", "")))), style="bold red")
-    elif not streamed:
+    elif not printer.streamed:
         _out.print(f"Final Answer: {escape(str(result.get('answer', '')))}", style="bold green")
     if verbose:
         _err.print(f"[dim]{result.get('model')} - {result.get('elapsed_s')} s[/dim]")
@@ -101,19 +145,59 @@ def _log_step(step: dict[str, Any], seconds: float) -> None:
         _log.debug("step without a tool call: %.2f s", seconds)
 
 
-def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
-    """A REPL: each turn sees the last turns as history; lines starting with ``/`` are commands.
+class _Conversation:
+    """The chat's history: a stored session (``--session``) or a window kept in this process."""
 
-    ``/help`` lists the commands, ``/history`` prints the kept turns, ``/reset`` forgets them,
-    ``/exit`` ends. Ctrl-C during a turn cancels that turn; Ctrl-C or Ctrl-D at the prompt ends.
+    def __init__(self, agent: Pipeline, session: str | None) -> None:
+        from tooldeck.memory.window import WindowMemory
+
+        self.agent = agent
+        self.session = session
+        self.window: WindowMemory = WindowMemory(k=5)
+
+    def turn(self, text: str) -> tuple[Any, RunnableConfig | None]:
+        """The input and run config of one turn."""
+        if self.session is None:
+            return {"input": text, "history": self.window.messages()}, None
+        return text, {"configurable": {"session_id": self.session}}
+
+    def add(self, text: str, answer: str) -> None:
+        """Keep a finished turn (a session's turns the pipeline saved itself)."""
+        if self.session is None:
+            self.window.add(text, answer)
+
+    def messages(self) -> list[Any]:
+        """The turns the model sees next, oldest first."""
+        if self.session is None:
+            return self.window.messages()
+        from tooldeck.pipeline.memory import approx_tokens
+
+        budget = 1_000_000  # all the memory would give: its own window and compaction apply
+        return self.agent.memory.get().load(self.session, "", budget, count_tokens=approx_tokens)
+
+    def clear(self) -> None:
+        """Forget the conversation."""
+        if self.session is None:
+            self.window.clear()
+        else:
+            self.agent.memory.get().store.clear(self.session)
+
+
+def chat_loop(agent: Pipeline, *, verbose: bool = False, session: str | None = None) -> int:
+    """A REPL: each turn sees the earlier turns as history; lines starting with ``/`` are commands.
+
+    Without ``session`` the last 5 turns are kept in this process only; with it, the turns are
+    read from and saved to that stored session (``tooldeck chat --session NAME``), so a later
+    chat or ``tooldeck run --session NAME`` continues it. ``/help`` lists the commands,
+    ``/history`` prints the kept turns, ``/reset`` forgets them, ``/exit`` ends. Ctrl-C during
+    a turn cancels that turn; Ctrl-C or Ctrl-D at the prompt ends.
 
     Returns:
         The exit code (0).
     """
     from tooldeck.errors import InputError
-    from tooldeck.memory.window import WindowMemory
 
-    memory = WindowMemory(k=5)
+    conversation = _Conversation(agent, session)
     _err.print("[dim]tooldeck chat - /help lists commands, /exit or Ctrl-D ends[/dim]")
     while True:
         try:
@@ -125,14 +209,13 @@ def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
         if text in ("/exit", "/quit"):
             return 0
         if text.startswith("/"):
-            _chat_command(text, memory)
+            _chat_command(text, conversation)
             continue
         if not text:
             continue
+        value, config = conversation.turn(text)
         try:
-            result = stream_run(
-                agent, {"input": text, "history": memory.messages()}, verbose=verbose
-            )
+            result = stream_run(agent, value, verbose=verbose, config=config)
         except InputError as exc:
             _err.print(escape(scrub(f"error: {exc}")), style="red")
             continue
@@ -140,28 +223,27 @@ def chat_loop(agent: BaseAgent, *, verbose: bool = False) -> int:
             _out.print()
             _err.print("[yellow]turn cancelled (Ctrl-C); the question is not kept[/yellow]")
             continue
-        memory.add(text, str(result.get("answer", "")))
+        conversation.add(text, str(result.get("answer", "")))
 
 
-def _chat_command(text: str, memory: WindowMemory) -> None:
+def _chat_command(text: str, conversation: _Conversation) -> None:
     """Run a REPL command other than ``/exit``; an unknown one says so."""
     command = text.split()[0]
     if command == "/help":
         _err.print(escape(_CHAT_HELP))
     elif command == "/reset":
-        memory.clear()
+        conversation.clear()
         _err.print("history cleared")
     elif command == "/history":
-        _print_history(memory)
+        _print_history(conversation.messages())
     else:
         _err.print(
             f"[yellow]unknown command {escape(command)}; /help lists the commands[/yellow]"
         )
 
 
-def _print_history(memory: WindowMemory) -> None:
+def _print_history(messages: list[Any]) -> None:
     """The kept turns, oldest first, on stdout."""
-    messages = memory.messages()
     if not messages:
         _err.print("history is empty")
         return
