@@ -81,6 +81,13 @@ def test_the_budget_holds_and_only_whole_turns_are_dropped(tmp_path: Path, budge
     assert len(texts) % 2 == 0
 
 
+def test_no_kinds_means_no_history_but_turns_are_still_kept(tmp_path: Path) -> None:
+    memory = _memory(tmp_path, kinds=[])
+    memory.save("s", "t0", "q0", "a0")
+    assert memory.load("s", "q", 1000) == []
+    assert len(memory.store.get_messages("s")) == 2
+
+
 def test_max_history_tokens_lowers_the_budget(tmp_path: Path) -> None:
     memory = _memory(tmp_path, max_history_tokens=12)
     for n in range(3):
@@ -153,7 +160,10 @@ def test_summary_alone_keeps_recent_turns_within_its_token_limit(tmp_path: Path)
     assert 0 < len(model.calls) < 10  # folded in batches, not on every turn
 
 
-@pytest.mark.parametrize("failure", [RuntimeError("model crashed"), "", "   "])
+ECHO = "Summary so far:\nnone\n\nRewrite the summary so that it also covers the new lines."
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("model crashed"), "", "   ", ECHO])
 def test_a_failed_or_empty_summary_drops_older_turns_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: Any
 ) -> None:

@@ -123,6 +123,8 @@ class ConversationMemory:
         if self.config.max_history_tokens is not None:
             max_tokens = min(max_tokens, self.config.max_history_tokens)
         kinds = self.kinds
+        if not kinds or max_tokens <= 0:
+            return []
         stored = self.store.get_summary(session) if "summary" in kinds else None
         covered = stored.covered_seq if stored is not None else 0
         if "vector" in kinds:

@@ -1,9 +1,10 @@
 """The ``summary`` kind: fold a session's older turns into a running summary, incrementally.
 
 Each fold sends the model the summary so far and only the turns not yet covered, never the
-whole conversation again. Summaries are best-effort: a model that fails, or answers nothing,
-leaves the previous summary as it was and the turns are dropped from memory with a warning;
-a turn never fails because of its summary.
+whole conversation again. Summaries are best-effort: a model that fails, answers nothing, or
+echoes the prompt's instructions back (the embedded 135M model often does) leaves the
+previous summary as it was, and the turns are dropped from memory with a warning; a turn
+never fails because of its summary.
 """
 
 from __future__ import annotations
@@ -66,9 +67,16 @@ def model_summarizer(model: BaseChatModel, max_tokens: int) -> Summarize:
         reply = model.invoke(
             [SystemMessage(str(template["system"])), HumanMessage(prompt)], max_tokens=max_tokens
         )
-        return _bounded(_text(reply).strip(), max_tokens * _MAX_CHARS_PER_TOKEN)
+        text = _bounded(_text(reply).strip(), max_tokens * _MAX_CHARS_PER_TOKEN)
+        return "" if _echoes(text, template["user"]) else text
 
     return summarize
+
+
+def _echoes(text: str, prompt: str) -> bool:
+    """Whether ``text`` repeats an instruction line of ``prompt`` (a small model's echo)."""
+    lines = {line.strip() for line in prompt.splitlines() if "{" not in line}
+    return any(len(line) >= 10 and line in text for line in lines)
 
 
 def _text(message: BaseMessage) -> str:
@@ -162,7 +170,8 @@ def _summarize_or_keep(
         return previous
     if not text.strip():
         logger.warning(
-            "memory: the model's summary of session %r was empty; dropping its %d oldest turns",
+            "memory: the model's summary of session %r was empty or echoed the prompt; "
+            "dropping its %d oldest turns",
             session, len(batch),
         )
         return previous
