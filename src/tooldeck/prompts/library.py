@@ -194,7 +194,7 @@ class PromptLibrary:
             spec = parse_template(name, _read_user(user), str(user))
             return dataclasses.replace(spec, replaces_builtin=name in builtin)
         if name in builtin:
-            return parse_template(name, _read_builtin(name), BUILTIN, allow_legacy=True)
+            return parse_template(name, _read_builtin(name), BUILTIN)
         known = ", ".join(self.names())
         where = f" or to {self.prompts_dir}" if self.prompts_dir else " (prompts.prompts_dir)"
         msg = f"no prompt template {name!r}; known: {known}. Add {name}.yaml{where}"

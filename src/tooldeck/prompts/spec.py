@@ -210,7 +210,6 @@ class TemplateSpec:
         examples: The worked examples, if any.
         description: One line saying what the template is for.
         replaces_builtin: A user file that replaces the built-in of the same name.
-        legacy: A flat file of texts in the format before version 2 (built-ins only).
     """
 
     name: str
@@ -223,12 +222,9 @@ class TemplateSpec:
     examples: Examples | None = None
     description: str = ""
     replaces_builtin: bool = False
-    legacy: bool = False
 
     def system_template(self) -> str:
         """The system message's template text: the parts present, in order."""
-        if self.legacy:
-            return self.texts.get("system", "")
         return "\n\n".join(self.parts[p].strip() for p in PART_NAMES if p in self.parts)
 
     def system_text(self, max_examples: int) -> str:
@@ -369,26 +365,13 @@ def _load_yaml(text: str, where: str) -> Any:
         raise PromptError(msg) from None
 
 
-def _legacy(name: str, data: dict[str, Any], source: str, where: str) -> TemplateSpec:
-    """A flat built-in file of texts (before version 2): slots taken as declared."""
-    texts = _text_map(data, where)
-    variables = {s: "" for k, t in texts.items() for s in slots(t, f"{where} ({k})")}
-    rest = {k: v for k, v in texts.items() if k != "system"}
-    spec_input = "user" if "user" in rest else ("question" if "question" in rest else None)
-    return TemplateSpec(name, "0", source, variables, {}, texts, spec_input, legacy=True)
-
-
-def parse_template(
-    name: str, text: str, source: str, *, allow_legacy: bool = False,
-) -> TemplateSpec:
+def parse_template(name: str, text: str, source: str) -> TemplateSpec:
     """Parse and check one template file.
 
     Args:
         name: The template's name (its file stem).
         text: The file's text.
         source: ``built-in`` or the file's path, used in errors and in ``prompts list``.
-        allow_legacy: Accept a flat mapping of texts with no ``version`` (built-in files
-            written before version 2).
 
     Returns:
         The checked template.
@@ -402,8 +385,6 @@ def parse_template(
     if not isinstance(data, dict):
         msg = f"{where} must be a mapping with version, variables, role, task, ..."
         raise PromptError(msg)
-    if allow_legacy and "version" not in data and not set(data) & {"role", "task"}:
-        return _legacy(name, data, source, where)
     unknown = sorted(str(k) for k in set(data) - _KEYS)
     if unknown:
         msg = f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(_KEYS))}"
