@@ -79,3 +79,16 @@ def test_ctrl_c_or_ctrl_d_at_the_prompt_exits(
 
     monkeypatch.setattr("builtins.input", prompt)
     assert chat_loop(build_agent(config, model=ScriptedChatModel(responses=[]))) == 0
+
+
+def test_a_session_outlives_the_chat(config: Any, monkeypatch: Any, capsys: Any) -> None:
+    first = ScriptedChatModel(responses=["Thought: t\nFinal Answer: Hi Bob"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("My name is Bob\n"))
+    assert chat_loop(build_agent(config, model=first), session="bob") == 0
+    second = ScriptedChatModel(responses=["Thought: t\nFinal Answer: You are Bob"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("/history\nWho am I?\n/reset\n/history\n"))
+    assert chat_loop(build_agent(config, model=second), session="bob") == 0
+    captured = capsys.readouterr()
+    assert "you> My name is Bob" in captured.out and "tooldeck> Hi Bob" in captured.out
+    assert any("My name is Bob" in m.text for m in second.calls[0]["messages"])
+    assert "history cleared" in captured.err and "history is empty" in captured.err

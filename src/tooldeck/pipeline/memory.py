@@ -50,7 +50,7 @@ def _int_attr(model: Any, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def history_budget(config: Config, model: BaseChatModel | None, question: str) -> int:
+def history_budget(config: Config, model: BaseChatModel | Any, question: str) -> int:
     """Tokens the history may take in this turn's prompt.
 
     Args:

@@ -116,13 +116,13 @@ class InputStage(Runnable[Any, TurnState]):
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> TurnState:
         """Check one input and start its turn state."""
-        return self._call_with_config(self._parse, input, config, run_type="parser")
+        return self._call_with_config(self._parse, input, config, run_type="chain")
 
     async def ainvoke(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> TurnState:
         """Async :meth:`invoke`."""
-        return await self._acall_with_config(self._aparse, input, config, run_type="parser")
+        return await self._acall_with_config(self._aparse, input, config, run_type="chain")
 
 
 def _wanted(config: RunnableConfig) -> bool:

@@ -1,0 +1,150 @@
+"""Sessions: configurable.session_id, run --session, /v1/run's session_id; isolation, budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from tests.helpers import final
+from tooldeck.errors import InputError
+from tooldeck.pipeline import build_agent
+from tooldeck.pipeline.memory import approx_tokens, history_budget
+from tooldeck.testing import ScriptedChatModel
+
+
+def session(name: str) -> RunnableConfig:
+    return {"configurable": {"session_id": name}}
+
+
+def texts(call: dict[str, Any]) -> str:
+    return "\n".join(m.text for m in call["messages"])
+
+
+def make(config: Any, replies: list[str]) -> tuple[Any, ScriptedChatModel]:
+    model = ScriptedChatModel(responses=[final(r) for r in replies])
+    return build_agent(config, model=model), model
+
+
+def test_a_session_remembers_its_turns_and_sees_no_other(config: Any) -> None:
+    agent, model = make(config, ["Hi Bob", "Hi Ann", "You are Bob", "You are Ann"])
+    agent.invoke("My name is Bob", session("bob"))
+    agent.invoke("My name is Ann", session("ann"))
+    agent.invoke("Who am I?", session("bob"))
+    agent.invoke("Who am I?", session("ann"))
+    bob, ann = texts(model.calls[2]), texts(model.calls[3])
+    assert "My name is Bob" in bob and "Hi Bob" in bob
+    assert "Ann" not in bob
+    assert "My name is Ann" in ann and "Hi Ann" in ann
+    assert "Bob" not in ann
+
+
+def test_async_turns_use_the_session_too(config: Any) -> None:
+    import asyncio
+
+    agent, model = make(config, ["noted", "blue"])
+
+    async def run() -> None:
+        await agent.ainvoke("My colour is blue", session("c"))
+        async for _ in agent.astream("What is my colour?", session("c")):
+            pass
+
+    asyncio.run(run())
+    assert "My colour is blue" in texts(model.calls[1])
+
+
+def test_no_session_means_no_memory_io(config: Any, monkeypatch: Any) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the memory was opened without a session")
+
+    monkeypatch.setattr("tooldeck.memory.conversation.open_memory", refuse)
+    agent, model = make(config, ["one", "two"])
+    agent.invoke("first")
+    agent.invoke("second")
+    assert not agent.memory.opened
+    assert "first" not in texts(model.calls[1])
+
+
+def test_a_limit_stopped_turn_is_not_kept(config: Any) -> None:
+    config.agent.max_steps = 1
+    model = ScriptedChatModel(responses=["rambling"], repeat_last=True)
+    agent = build_agent(config, model=model)
+    assert agent.invoke("loop", session("s"))["stopped_by"] == "max_steps"
+    assert agent.memory.get().load("s", "", 10_000) == []
+
+
+@pytest.mark.parametrize("name", ["a/b", "..", "x\x00y"])
+def test_bad_session_names_are_refused(config: Any, name: str) -> None:
+    agent, model = make(config, ["x"])
+    with pytest.raises(InputError):
+        agent.invoke("hi", session(name))
+    assert model.calls == []
+
+
+def test_history_budget_follows_the_model_context(config: Any) -> None:
+    unknown = ScriptedChatModel(responses=[])  # no n_ctx: a 4096-token context is assumed
+    assert history_budget(config, unknown, "q") == 4096 // 4
+
+    class Tiny:
+        n_ctx = 1500
+        max_tokens = 256
+
+    assert history_budget(config, Tiny(), "q") == 0  # 1500 - 256 - prompt - observation < 0
+    config.memory.max_history_tokens = 77
+    assert history_budget(config, Tiny(), "q") == 77
+
+
+def test_long_sessions_stay_within_the_budget(config: Any) -> None:
+    config.memory.max_history_tokens = 300
+    config.memory.window_turns = 1000
+    agent, model = make(config, ["ok"])
+    store = agent.memory.get().store
+    turns = []
+    for i in range(500):
+        turns += [HumanMessage(f"question {i} " + "x" * 40), AIMessage(f"answer {i} " + "y" * 40)]
+    store.add_messages("long", turns)
+    agent.invoke("and now?", session("long"))
+    history = model.calls[0]["messages"][1:-1]
+    used = sum(approx_tokens(m.text) for m in history if "and now?" not in m.text)
+    assert 0 < used <= 300
+    assert "answer 499" in texts(model.calls[0])  # the most recent turns are the ones kept
+
+
+def test_run_endpoint_takes_a_session_id(config: Any, monkeypatch: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from tooldeck.server.app import create_app
+
+    model = ScriptedChatModel(responses=[final("noted"), final("Bob"), final("who?")])
+    monkeypatch.setattr("tooldeck.pipeline.build_agent",
+                        lambda cfg: build_agent(cfg, model=model))
+    client = TestClient(create_app(config, use_llm=False), base_url="http://localhost")
+    first = client.post("/v1/run", json={"question": "My name is Bob", "session_id": "web-1"})
+    assert first.status_code == 200 and first.json()["answer"] == "noted"
+    second = client.post("/v1/run", json={"question": "Who am I?", "session_id": "web-1"})
+    assert second.json()["answer"] == "Bob" and "My name is Bob" in texts(model.calls[1])
+    other = client.post("/v1/run", json={"question": "Who am I?"})
+    assert other.status_code == 200 and "Bob" not in texts(model.calls[2])
+    bad = client.post("/v1/run", json={"question": "hi", "session_id": "../etc"})
+    assert bad.status_code == 400 and bad.json()["error"] == "InputError"
+
+
+def test_cli_run_session_remembers_the_previous_turn(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    from tooldeck.cli import main
+
+    model = ScriptedChatModel(responses=[final("Hi Bob"), final("You are Bob"), final("?")])
+    monkeypatch.setattr("tooldeck.models.get_chat_model", lambda *a, **k: model)
+    monkeypatch.setenv("TOOLDECK_DATA_DIR", str(tmp_path))
+    assert main(["run", "--session", "me", "My name is Bob"]) == 0
+    assert main(["run", "--json", "--session", "me", "Who am I?"]) == 0
+    out = capsys.readouterr().out
+    assert "Hi Bob" in out and json.loads(out.splitlines()[-1])["answer"] == "You are Bob"
+    assert "My name is Bob" in texts(model.calls[1]) and "Hi Bob" in texts(model.calls[1])
+    assert main(["run", "Who am I?"]) == 0  # no session: nothing remembered
+    assert "My name is Bob" not in texts(model.calls[2])
