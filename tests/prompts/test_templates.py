@@ -194,6 +194,7 @@ def test_malformed_files_name_the_problem() -> None:
     assert "input names 'nope'" in _bad(MINIMAL.replace("input: ask", "input: nope"))
     assert "reserved" in _bad(MINIMAL.replace("  ask:", "  system: x\n  ask:"))
     assert "must be text" in _bad(MINIMAL.replace("role: You answer.", "role: [a]"))
+    assert "quote it" in _bad(MINIMAL.replace('version: "1.0"', "version: 2.10"))
 
 
 def test_examples_part_is_checked() -> None:

@@ -394,8 +394,8 @@ def parse_template(name: str, text: str, source: str) -> TemplateSpec:
         msg = f"{where}: missing {missing[0]!r} (every template has {', '.join(_REQUIRED)})"
         raise PromptError(msg)
     version = data["version"]
-    if isinstance(version, bool) or not isinstance(version, (str, int, float)):
-        msg = f"{where}: version must be text such as \"2\""
+    if isinstance(version, bool) or not isinstance(version, (str, int)) or version == "":
+        msg = f"{where}: version must be text such as \"2.1\" (quote it: 2.10 reads as 2.1)"
         raise PromptError(msg)
     texts = _text_map(data.get("texts"), f"{where} texts")
     clash = sorted(set(texts) & _RESERVED)
