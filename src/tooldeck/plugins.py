@@ -3,6 +3,7 @@
 A plugin is any module or object with a ``register_tools`` hook implementation::
 
     from tooldeck.plugins import hookimpl
+    from tooldeck.tools.spec import ToolSpec          # light: imports no LangChain
 
     @hookimpl
     def register_tools(register):
@@ -10,6 +11,16 @@ A plugin is any module or object with a ``register_tools`` hook implementation::
         register(search, requires_env=["KEY"])        # shown as unavailable without KEY
         register(scrape, requires_packages=["bs4"])   # unavailable unless bs4 imports
         register(lookup, availability=check)          # check() -> "needs ..." or None
+        register(ToolSpec(                            # declared: built on first use
+            "weather", "Current weather for a city.",
+            build="my_pkg.weather:make_tool",           # a BaseTool, or a callable returning one
+            args_schema="my_pkg.schemas:WeatherInput",  # pydantic model, JSON schema dict, ref
+        ), requires_env=["WEATHER_KEY"])
+
+A ready tool makes every command that loads plugins import LangChain (about half a second) and
+whatever the tool's module imports; a :class:`~tooldeck.tools.spec.ToolSpec` lets
+``tooldeck tools list`` (and ``--json``, which prints the argument schema) work from the
+declaration alone, and the tool is built when an agent or ``tools run`` first uses it.
 
 Third-party packages declare ``[project.entry-points.tooldeck]``; the built-in tools go
 through the same hook, as the plugin named ``builtin``. A plugin that fails to import is
@@ -57,8 +68,9 @@ class _Specs:
         """Register tools by calling ``register(tool, ...)`` for each.
 
         Args:
-            register: The callback; takes a LangChain ``BaseTool`` or a typed, documented
-                function, and optionally what the tool needs to be available:
+            register: The callback; takes a LangChain ``BaseTool``, a typed, documented
+                function, or a lazy :class:`~tooldeck.tools.spec.ToolSpec` (built on first
+                use), and optionally what the tool needs to be available:
                 ``requires_env`` (env var names), ``requires_packages`` (import names) and
                 ``availability`` (a callable returning why the tool cannot run here, such as
                 ``"needs index: run ..."``, or None). Its ``config`` attribute is the

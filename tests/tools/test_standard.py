@@ -1,8 +1,9 @@
-"""The standard tool suite over every tool the built-in plugin registers (web tools included).
+"""The shipped standard tool suite (:class:`tooldeck.testing.ToolStandardTests`) over every tool
+the built-in plugin registers, web tools included.
 
 The tools come from a registry built with the default configuration and a scripted chat model
 (a tool that calls the model, as summarize does, gets canned text, fast and offline); the
-network is blocked by conftest, so network tools run their error paths.
+network is blocked by conftest, so network tools run their error paths (``may_fail``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.tools.standard import ToolSuite
 from tooldeck.config import load_config
 from tooldeck.plugins import load_plugins
+from tooldeck.testing import ToolStandardTests
 from tooldeck.tools.registry import build_registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,6 +24,7 @@ _SCRIPTED = {
     "provider": "tooldeck.testing:ScriptedChatModel",
     "kwargs": {"responses": ["A short summary."], "repeat_last": True},
 }
+_OFFLINE = frozenset({"calculator"})  # must succeed with no network and no index
 
 
 def _config(data_dir: Path) -> Any:
@@ -45,14 +47,15 @@ def builtin_registry(tmp_path_factory: Any) -> Any:
 
 def test_the_builtin_plugin_loads_whole() -> None:
     names = _builtin_names()
-    assert {"calculator", "retriever"} <= set(names)
+    assert {"calculator", "retriever", "duckduckgo", "web_fetch", "summarize"} <= set(names)
 
 
-class TestBuiltinTools(ToolSuite):
-    """Every built-in tool; calculator must work offline, the rest may need the network/index."""
+class TestBuiltinTools(ToolStandardTests):
+    """Every built-in tool, each with a worked example; only the offline ones must succeed."""
 
-    offline = frozenset({"calculator"})
+    require_examples = True
 
-    @pytest.fixture(params=_builtin_names())
-    def tool(self, request: Any, builtin_registry: Any) -> Any:
-        return builtin_registry.get(request.param).tool
+    @pytest.fixture(autouse=True, params=_builtin_names())
+    def _builtin(self, request: Any, builtin_registry: Any) -> None:
+        self.tool = builtin_registry.get(request.param).tool
+        self.may_fail = request.param not in _OFFLINE
