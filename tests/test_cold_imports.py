@@ -1,5 +1,6 @@
-"""`tooldeck tools list` stays light: building every built-in tool imports none of the
-libraries the tools need only when they run (see bench/cold_start.py for the timing)."""
+"""`tooldeck tools list` stays light: listing every built-in tool imports neither LangChain nor
+LangSmith nor any library a tool needs only when it runs (:data:`HEAVY_LIBRARIES`; see
+bench/cold_start.py for the timing)."""
 
 from __future__ import annotations
 
@@ -9,49 +10,52 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tooldeck.testing import HEAVY_LIBRARIES
+
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = (
-    "httpx",
-    "trafilatura",
-    "ddgs",
-    "youtube_transcript_api",
-    "lxml",
-    "chromadb",
-    "numpy",
-    "xllamacpp",
-    "llguidance",
-)
 BUILTIN = {
     "calculator", "retriever", "duckduckgo", "serper", "serpapi", "web_fetch", "summarize",
     "wikipedia", "youtube",
 }  # fmt: skip
 
-# What `tools list` does: build the registry and ask every tool whether it can run here.
+# What `tools list` does, through the CLI itself, then which watched libraries were imported.
 CODE = """
-import json, sys
-from tooldeck.config import load_config
-from tooldeck.tools.registry import build_registry
+import contextlib, io, json, sys
+from tooldeck.cli import main
 
-config = load_config(sys.argv[1], {"data_dir": sys.argv[2]}, environ={}, read_dotenv=False)
-registry = build_registry(config)
-availability = {name: registry.get(name).availability for name in registry.names()}
-heavy = [name for name in json.loads(sys.argv[3]) if name in sys.modules]
-print(json.dumps({"tools": availability, "heavy": heavy}))
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(["--config", sys.argv[1], *sys.argv[3:]])
+heavy = [name for name in json.loads(sys.argv[2]) if name in sys.modules]
+print(json.dumps({"exit": code, "stdout": out.getvalue(), "heavy": heavy}))
 """
 
 
-def test_building_every_builtin_tool_imports_no_heavy_library(tmp_path: Path) -> None:
-    env = {**os.environ, "TOOLDECK_NO_ENTRY_POINTS": "1"}
+def _list(tmp_path: Path, *args: str) -> dict[str, object]:
+    env = {**os.environ, "TOOLDECK_NO_ENTRY_POINTS": "1", "TOOLDECK_DATA_DIR": str(tmp_path)}
     out = subprocess.run(
-        [sys.executable, "-c", CODE, str(REPO / "config.yaml"), str(tmp_path), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=True,
-    )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert BUILTIN <= set(report["tools"]), report["tools"]
-    assert report["tools"]["web_fetch"] == "available"
+        [sys.executable, "-c", CODE, str(REPO / "config.yaml"), json.dumps(HEAVY_LIBRARIES),
+         "tools", "list", *args],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    report: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 0, out.stderr
+    return report
+
+
+def test_tools_list_imports_no_langchain_and_no_tool_library(tmp_path: Path) -> None:
+    report = _list(tmp_path)
+    listed = str(report["stdout"])
+    assert all(name in listed for name in BUILTIN), listed
     assert report["heavy"] == [], f"imported while only listing tools: {report['heavy']}"
+
+
+def test_tools_list_json_gives_every_schema_without_langchain(tmp_path: Path) -> None:
+    report = _list(tmp_path, "--json")
+    rows = {row["name"]: row for row in json.loads(str(report["stdout"]))}
+    assert BUILTIN <= set(rows)
+    assert rows["web_fetch"]["availability"] == "available"
+    assert rows["calculator"]["args_schema"]["required"] == ["expression"]
+    assert rows["retriever"]["kind"] == "search"
+    assert report["heavy"] == [], f"imported while only listing tools: {report['heavy']}"
+
