@@ -253,3 +253,38 @@ def test_prompts_show_fills_and_names_a_missing_variable(
     assert main(["prompts", "show", "mine", "--var", "qestion=x", "--config", config]) == 2
     assert "no variable 'qestion'; it takes question" in capsys.readouterr().err
     assert main(["prompts", "show", "mine", "--var", "novalue", "--config", config]) == 2
+
+
+# -- selectors over a template's examples -----------------------------------------------------
+
+NEWS = MINE + """\
+examples:
+  human: "Q: {question}"
+  ai: "{topic}"
+  items:
+    - {question: Heavy rain and storms are forecast for the weekend, topic: weather}
+    - {question: Stock markets fell as inflation fears hit investors, topic: economy}
+    - {question: The home team won the football final in extra time, topic: sport}
+"""
+
+
+def _topics(messages: list[Any]) -> list[str]:
+    return [m.text for m in messages if isinstance(m, AIMessage)]
+
+
+def test_selector_by_name_ranks_the_templates_examples(tmp_path: Path) -> None:
+    from tooldeck.models.embeddings import LocalEmbeddings
+
+    library = PromptLibrary(_folder(tmp_path, news=NEWS), max_examples=1)
+    question = {"question": "Who won the football final?"}
+    assert _topics(library.chat_prompt("news").invoke(question).to_messages()) == ["weather"]
+    ngram = library.chat_prompt("news", selector="ngram").invoke(question).to_messages()
+    assert _topics(ngram) == ["sport"]  # one example: max_examples caps the selector too
+    semantic = library.chat_prompt(
+        "news", selector=library.selector("news", "semantic", embeddings=LocalEmbeddings(), k=2),
+    ).invoke({"question": "Are share prices going down?"}).to_messages()
+    assert _topics(semantic) == ["economy"]
+    with pytest.raises(PromptError, match="selector 'knn' is unknown"):
+        library.selector("news", "knn")
+    with pytest.raises(PromptError, match="no examples"):
+        library.selector("tool_calling", "ngram")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_RESERVE", "BudgetedFewShot", "TemplatePrompt", "build_chat_prompt"]
 
 DEFAULT_RESERVE = 512  # tokens kept for the answer when a context size is given
+_UNBOUNDED = 1 << 62  # a token budget that never binds (no context size given)
 
 
 class TemplatePrompt(ChatPromptTemplate):
@@ -118,8 +119,9 @@ def _few_shot(
         if selector is None:
             return BudgetedFewShot(example_prompt=example_prompt, input_variables=[],
                                    examples=list(examples.items[:max_examples]))
+        capped = TokenBudgetSelector(inner, _UNBOUNDED, max_examples=max_examples)  # count only
         return BudgetedFewShot(example_prompt=example_prompt, input_variables=asks,
-                               example_selector=inner)
+                               example_selector=capped)
     fixed = spec.system_template() + (spec.texts[spec.input] if spec.input else "")
     count = count_tokens or _estimate
     budget = TokenBudgetSelector.for_context(

@@ -33,6 +33,8 @@ from tooldeck.errors import ConfigError, LoaderError, PromptError
 from tooldeck.prompts.spec import TemplateSpec, parse_template
 
 if TYPE_CHECKING:
+    from langchain_core.example_selectors import BaseExampleSelector
+
     from tooldeck.prompts.chat import TemplatePrompt
     from tooldeck.prompts.example_files import ExampleSet
 
@@ -196,8 +198,8 @@ class PromptLibrary:
         if name in builtin:
             return parse_template(name, _read_builtin(name), BUILTIN)
         known = ", ".join(self.names())
-        where = f" or to {self.prompts_dir}" if self.prompts_dir else " (prompts.prompts_dir)"
-        msg = f"no prompt template {name!r}; known: {known}. Add {name}.yaml{where}"
+        where = self.prompts_dir or "the folder named by prompts.prompts_dir"
+        msg = f"no prompt template {name!r}; known: {known}. To add one, put {name}.yaml in {where}"
         raise PromptError(msg)
 
     def _example_sets(self) -> list[ExampleSet]:
@@ -244,18 +246,61 @@ class PromptLibrary:
             self._mappings[name] = mapping
         return mapping
 
+    def selector(self, name: str, kind: str, **options: Any) -> BaseExampleSelector:
+        """An example selector over template ``name``'s examples (example files included).
+
+        The examples are compared on the keys their ``human`` text shares with the prompt's
+        variables (``question`` in ``self_ask``), so the selector reads the question straight
+        from the prompt's values.
+
+        Args:
+            name: The template's name.
+            kind: ``ngram`` (LangChain's n-gram overlap, every example reordered), ``semantic``
+                (k nearest by embeddings) or ``mmr`` (maximal marginal relevance).
+            **options: Passed to the selector (``embeddings``, ``k``, ``fetch_k``,
+                ``lambda_mult``, ``threshold``).
+
+        Raises:
+            PromptError: No examples, an unknown kind, or no key shared with the prompt.
+        """
+        from tooldeck.prompts import selectors
+        from tooldeck.prompts.spec import slots
+
+        spec = self.get(name)
+        if spec.examples is None or not spec.examples.items:
+            msg = f"prompt template {name!r} has no examples to select from"
+            raise PromptError(msg)
+        asks = set(slots(spec.texts[spec.input])) if spec.input else set()
+        keys = [key for key in slots(spec.examples.human) if key in asks]
+        if not keys:
+            msg = (f"prompt template {name!r}: its examples' human text shares no variable "
+                   f"with its user message, so there is nothing to compare them with")
+            raise PromptError(msg)
+        items = list(spec.examples.items)
+        if kind == "ngram":
+            return selectors.NGramOverlapExampleSelector(items, input_key=keys[0], **options)
+        if kind == "semantic":
+            return selectors.semantic_selector(items, input_keys=keys, **options)
+        if kind == "mmr":
+            return selectors.mmr_selector(items, input_keys=keys, **options)
+        msg = f"example selector {kind!r} is unknown; use ngram, semantic or mmr"
+        raise PromptError(msg)
+
     def chat_prompt(self, name: str, **options: Any) -> TemplatePrompt:
         """The template as a LangChain ``ChatPromptTemplate``.
 
         Args:
             name: The template's name.
-            **options: ``selector``, ``n_ctx``, ``reserve``, ``count_tokens`` and
+            **options: ``selector`` (an example selector, or ``ngram``, ``semantic`` or
+                ``mmr`` for :meth:`selector`), ``n_ctx``, ``reserve``, ``count_tokens`` and
                 ``max_examples`` (this library's by default), as in
                 :func:`tooldeck.prompts.chat.build_chat_prompt`.
         """
         from tooldeck.prompts.chat import build_chat_prompt
 
         options.setdefault("max_examples", self.max_examples)
+        if isinstance(options.get("selector"), str):
+            options["selector"] = self.selector(name, options["selector"])
         return build_chat_prompt(self.get(name), **options)
 
 
