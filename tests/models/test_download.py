@@ -167,7 +167,8 @@ def test_catalogue_pins_revision_size_and_hash_of_every_entry() -> None:
     names = load_catalogue()
     assert any("1.5b" in n for n in names)
     for item in names.values():
-        assert item.file.endswith(".gguf") and "/" in item.repo
+        main = ".gguf" if item.kind == "chat" else ".safetensors"
+        assert item.file.endswith(main) and "/" in item.repo
         assert item.sha256 is not None and len(item.sha256) == 64
         assert item.revision is not None and len(item.revision) == 40
         assert item.size is not None and item.size > 100_000_000
