@@ -67,3 +67,32 @@ def test_a_retriever_with_its_index_is_available(index_config: Any) -> None:
     registry = build_registry(index_config)
     assert registry.get("retriever").availability == "available"
     assert registry.get("retriever_extra").availability == "available"
+
+
+def test_the_tool_reranks_with_a_hosted_model(
+    index_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tooldeck.testing import ScriptedChatModel
+
+    plain = {t.name: t for t in retriever_tools(index_config)}["retriever"].invoke(
+        {"query": "create a new session"})
+    first, second = plain.split("\n\n")[0], plain.split("\n\n")[1]
+    hosted = index_config.model_copy(update={"model": index_config.model.model_copy(
+        update={"provider": "openai"})})
+    model = ScriptedChatModel(responses=["2, 1"])
+    monkeypatch.setattr("tooldeck.models.get_chat_model", lambda *_: model)
+    tool = {t.name: t for t in retriever_tools(hosted)}["retriever"]
+    out = tool.invoke({"query": "create a new session"})
+    assert len(model.calls) == 1 and out.startswith("[1] ")
+    assert out.split("\n\n")[0][4:] == second[4:] and out.split("\n\n")[1][4:] == first[4:]
+
+
+def test_the_tool_does_not_load_the_embedded_model(
+    index_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("tooldeck.models.get_chat_model", refuse)
+    tool = {t.name: t for t in retriever_tools(index_config)}["retriever"]
+    assert tool.invoke({"query": "create a new session"}).startswith("[1] ")
