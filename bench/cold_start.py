@@ -101,12 +101,12 @@ def import_costs(exe: list[str], top: int) -> list[tuple[str, float]]:
     if exe[0] != sys.executable:  # a console script: run the module in this interpreter
         cmd = [sys.executable, "-X", "importtime", "-m", "tooldeck", "tools", "list"]
     err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
-    costs: Counter[str] = Counter()
+    micros: Counter[str] = Counter()
     for line in err.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
         if match:
-            costs[match.group(2).partition(".")[0]] += int(match.group(1)) / 1000
-    return costs.most_common(top)
+            micros[match.group(2).partition(".")[0]] += int(match.group(1))
+    return [(package, us / 1000) for package, us in micros.most_common(top)]
 
 
 def main() -> None:

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from langchain_core.tools import tool
+from pydantic import BaseModel, Field
 
 from tests.helpers import DemoPlugin, echo
 from tooldeck.errors import ConfigError, PluginError, UnknownToolError
 from tooldeck.plugins import hookimpl, load_plugins
-from tooldeck.tools.registry import ToolRegistry, build_registry
+from tooldeck.tools.registry import ToolRegistry, ToolSpec, build_registry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -337,3 +338,144 @@ def test_a_web_tool_module_that_cannot_import_costs_only_its_tools(
     names = build_registry(config).names()
     assert "calculator" in names and "web_fetch" in names and "youtube" not in names
     assert "built-in tools of youtube are unavailable" in caplog.text
+
+
+# --- lazy declarations: listed from the declaration, built on first use (issue 10, item 9) ----
+
+
+class _Counted:
+    """A build target that counts its calls."""
+
+    def __init__(self, tool: Any) -> None:
+        self.tool = tool
+        self.calls = 0
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        return self.tool
+
+
+def _shout_tool() -> Any:
+    @tool
+    def shout(text: str) -> str:
+        """Upper-case the text.
+
+        Args:
+            text: the text
+        """
+        return text.upper()
+
+    return shout
+
+
+class _ShoutInput(BaseModel):
+    text: str = Field(description="the text")
+
+
+def _declared(build: Any, **fields: Any) -> ToolSpec:
+    base: dict[str, Any] = {"description": "Upper-case the text.", "args_schema": _ShoutInput}
+    return ToolSpec("shout", build=build, **{**base, **fields})
+
+
+def test_a_declared_tool_is_listed_without_being_built_and_built_once_on_use() -> None:
+    build = _Counted(_shout_tool())
+    registry = ToolRegistry()
+    entry = registry.register(_declared(build, kind="search"), plugin="p")
+    assert (entry.name, entry.summary, entry.kind, entry.availability) == (
+        "shout", "Upper-case the text.", "search", "available"
+    )
+    schema = entry.args_json_schema()
+    assert schema["title"] == "shout" and schema["required"] == ["text"]
+    assert [e.name for e in registry.search_tools()] == ["shout"]
+    assert build.calls == 0 and not entry.built
+    assert registry.get("shout").tool.invoke({"text": "a"}) == "A"
+    assert [t.name for t in registry.select([])] == ["shout"]
+    assert build.calls == 1 and entry.built
+
+
+def test_a_declaration_may_name_its_tool_and_schema_by_module_path() -> None:
+    registry = ToolRegistry()
+    spec = ToolSpec(
+        "echo", "Echo the text back unchanged.", build="tests.helpers:echo",
+        args_schema="tests.tools.test_registry:_ShoutInput",
+    )  # fmt: skip
+    entry = registry.register(spec, plugin="p")
+    assert entry.args_json_schema()["properties"]["text"]["description"] == "the text"
+    assert entry.tool is echo
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        (_declared("no_such_module_xyz.tools:make"), "module 'no_such_module_xyz.tools' is not"),
+        (_declared(_shout_tool, args_schema="no_such_module_xyz:Model"), "argument schema cannot"),
+        (_declared(_shout_tool, args_schema={"type": "string"}), "JSON object schema"),
+        (_declared(lambda: 42), "not a BaseTool"),
+        (_declared(lambda: _with_examples([])), "declared under that name but built as 'lookup'"),
+        (_declared(lambda: _shout_tool().__class__()), "could not be built"),
+    ],
+)
+def test_a_broken_declaration_is_listed_as_unavailable_never_offered(
+    spec: ToolSpec, reason: str, caplog: Any
+) -> None:
+    registry = ToolRegistry()
+    entry = registry.register(spec, plugin="p")
+    assert registry.select([]) == []  # the listing and the choice of tools never raise
+    assert entry.availability.startswith("broken: ") and reason in entry.availability
+    with pytest.raises(ConfigError, match=f"'shout' is unavailable: broken: .*{reason}"):
+        registry.select(["shout"])
+
+
+def test_examples_of_a_declared_tool_are_checked_when_it_is_built() -> None:
+    bad = _with_examples([{"question": "q", "answer": "a"}])
+    registry = ToolRegistry()
+    entry = registry.register(
+        ToolSpec("lookup", "Look something up.", build=lambda: bad), plugin="p"
+    )
+    assert entry.availability == "available"  # not known until built
+    with pytest.raises(PluginError, match="tool 'lookup': example 0 is invalid"):
+        _ = entry.tool
+    assert entry.availability.startswith("broken: plugin 'p': tool 'lookup': example 0")
+
+
+def test_declarations_are_checked_for_name_and_description_at_registration() -> None:
+    registry = ToolRegistry()
+    with pytest.raises(PluginError, match="must match"):
+        registry.register(ToolSpec("bad name!", "Does things.", build=_shout_tool), plugin="p")
+    with pytest.raises(PluginError, match="has no description"):
+        registry.register(ToolSpec("quiet", "  ", build=_shout_tool), plugin="p")
+    registry.register(_declared(_shout_tool), plugin="p")
+    with pytest.raises(PluginError, match="duplicate tool name 'shout'"):
+        registry.register(_shout_tool(), plugin="q")
+
+
+def test_a_plugin_may_mix_ready_and_declared_tools_with_needs(
+    config: Any, monkeypatch: Any
+) -> None:
+    class Mixed:
+        @hookimpl
+        def register_tools(self, register: Any) -> None:
+            register(echo)
+            register(_declared(_shout_tool), requires_env=["TOOLDECK_TEST_SHOUT_KEY"])
+
+    monkeypatch.delenv("TOOLDECK_TEST_SHOUT_KEY", raising=False)
+    plugins = load_plugins(entry_points_enabled=False, extra=[("mixed", Mixed())])
+    registry = build_registry(config, plugins)
+    assert registry.get("echo").built and not registry.get("shout").built
+    assert registry.get("shout").availability == "needs TOOLDECK_TEST_SHOUT_KEY"
+    assert not registry.failed_plugins
+
+
+@pytest.mark.parametrize("transcripts", [False, True])
+def test_every_builtin_declaration_matches_the_tool_it_builds(
+    config: Any, transcripts: bool
+) -> None:
+    web = config.web.model_copy(update={"youtube_transcripts": transcripts})
+    cfg = config.model_copy(update={"web": web})
+    registry = build_registry(cfg, load_plugins(entry_points_enabled=False))
+    for entry in registry.entries():
+        assert entry.spec is not None and not entry.built, entry
+        declared = (entry.description, entry.kind, entry.args_json_schema())
+        built = entry.tool
+        kind = (built.metadata or {}).get("kind")
+        assert declared == (built.description, kind, built.tool_call_schema.model_json_schema())
