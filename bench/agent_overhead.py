@@ -1,11 +1,17 @@
-"""Per-step overhead of agent loops, same scripted model and trivial tool, in one run.
+"""Per-step overhead of agent loops, and the pipeline's per-turn cost over the bare loop.
 
-Compares tooldeck's ReAct and tool-calling agents with LangChain's ``create_agent`` and
-langchain-classic's ``AgentExecutor`` + ``create_react_agent``. Each run takes STEPS tool
+Table 1 compares tooldeck's ReAct and tool-calling agents with LangChain's ``create_agent``
+and langchain-classic's ``AgentExecutor`` + ``create_react_agent``. Each run takes STEPS tool
 steps and then a final answer; the table shows microseconds per step (best of REPEATS) and
 the ratio to ``create_agent``.
 
-    python bench/agent_overhead.py [--steps 200] [--repeats 3]
+Table 2 runs TURNS one-call turns (a scripted instant model that answers at once) through the
+bare ReAct loop (``TextAgent.invoke``, the baseline, measured in the same run) and through the
+whole pipeline ``build_agent`` returns (input -> memory_load -> agent -> output ->
+memory_save): without a session (no memory I/O), and with a SQLite session that holds 1,000
+messages before the first turn. Per-turn overhead = pipeline minus bare loop.
+
+    python bench/agent_overhead.py [--steps 200] [--repeats 3] [--turns 300]
 """
 
 from __future__ import annotations
@@ -135,11 +141,74 @@ def measure(factory: Callable[[int], Callable[[], Any]], steps: int, repeats: in
     return best / steps * 1e6
 
 
+def _pipeline(data_dir: str) -> Any:
+    """The whole pipeline over an instant scripted model, with only the noop tool."""
+    from tooldeck.config import load_config
+    from tooldeck.pipeline import build_agent
+
+    config = load_config(None, {"data_dir": data_dir}, environ={}, read_dotenv=False)
+    model = ScriptedChatModel(responses=["Thought: done\nFinal Answer: ok"], repeat_last=True)
+    return build_agent(config, model=model, tools=[noop])
+
+
+def _per_turn(run: Callable[[int], Any], turns: int, repeats: int) -> float:
+    """µs per turn of ``run(i)`` over ``turns`` turns, best of ``repeats``."""
+    for i in range(20):
+        run(i)  # warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(turns):
+            run(i)
+        best = min(best, time.perf_counter() - start)
+    return best / turns * 1e6
+
+
+def pipeline_rows(turns: int, repeats: int) -> list[tuple[str, float]]:
+    """(label, µs per turn): the bare loop, the pipeline, the pipeline with a session."""
+    import tempfile
+
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        agent = _pipeline(data_dir)
+        bare = agent.loop_agent
+        history = []
+        for i in range(500):
+            history += [HumanMessage(f"question {i}"), AIMessage(f"answer {i}")]
+        agent.memory.get().store.add_messages("bench", history)
+        session: Any = {"configurable": {"session_id": "bench"}}
+        runs: list[tuple[str, Callable[[int], Any]]] = [
+            ("bare ReAct loop (TextAgent.invoke)", lambda i: bare.invoke("go")),
+            ("pipeline, no session (no memory I/O)", lambda i: agent.invoke("go")),
+            ("pipeline, SQLite session of 1,000+ messages", lambda i: agent.invoke("go", session)),
+        ]
+        return [(name, _per_turn(run, turns, repeats)) for name, run in runs]
+
+
+def print_pipeline_table(turns: int, repeats: int) -> None:
+    """Table 2: the pipeline's per-turn cost over the bare loop."""
+    rows = pipeline_rows(turns, repeats)
+    base = rows[0][1]
+    print(f"\n{turns} one-call turns, best of {repeats}, instant ScriptedChatModel")
+    print(f"| {'run':<44} | {'µs/turn':>8} | {'÷ bare':>6} | {'overhead ms':>11} |")
+    print(f"|{'-' * 46}|{'-' * 10}|{'-' * 8}|{'-' * 13}|")
+    for name, micros in rows:
+        print(f"| {name:<44} | {micros:>8.0f} | {micros / base:>6.2f} | "
+              f"{(micros - base) / 1000:>11.2f} |")
+    print("\ntargets: overhead under 2 ms per turn without memory I/O, under 5 ms with the session")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--pipeline-only", action="store_true", help="only table 2")
     args = parser.parse_args()
+    if args.pipeline_only:
+        print_pipeline_table(args.turns, args.repeats)
+        return
     rows = [
         ("tooldeck react (TextAgent)", ours_react),
         ("tooldeck tool-calling (create_agent + guard)", ours_tool_calling),
@@ -161,6 +230,7 @@ def main() -> None:
             f"| {over / (base - floor):>5.2f} |"
         )
     print("\n÷: ratio to langchain create_agent; overhead = µs/step minus the bare calls")
+    print_pipeline_table(args.turns, args.repeats)
 
 
 if __name__ == "__main__":

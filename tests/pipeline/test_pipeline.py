@@ -81,7 +81,9 @@ def test_inside_a_chain_async_and_astream_events(config: Any, registry: Any) -> 
                       "observation": "echo: hi"}]
     assert events[-1]["event"] == "on_chain_end" and events[-1]["data"]["output"] == one
     names = {e["name"] for e in events if e["event"] == "on_chain_start"}
-    assert {"input", "memory_load", "agent", "output", "memory_save"} <= names
+    assert "tooldeck_agent" in names
+    models = [e for e in events if e["event"] == "on_chat_model_stream"]
+    assert models  # the model's own stream events are there too
 
 
 def test_callbacks_get_steps_under_invoke_and_tokens_under_stream(
@@ -177,7 +179,7 @@ def test_stages_work_alone() -> None:
 class Canned(Stage):
     """A stage that answers before the loop, as a cache hit would."""
 
-    def step(self, state: TurnState, config: Any) -> TurnState:
+    def step(self, state: TurnState, config: Any, *, streaming: bool = False) -> TurnState:
         from dataclasses import replace
 
         return replace(state, answer="from the cache", answered=True,

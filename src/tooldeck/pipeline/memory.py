@@ -110,7 +110,9 @@ class MemoryLoadStage(Stage):
         self.memory = memory
         self.budget = budget
 
-    def step(self, state: TurnState, config: RunnableConfig) -> TurnState:
+    def step(
+        self, state: TurnState, config: RunnableConfig, *, streaming: bool = False
+    ) -> TurnState:
         """Load the history of ``state.session_id``; no session, no I/O."""
         if state.session_id is None:
             return state
@@ -133,7 +135,9 @@ class MemorySaveStage(Stage):
         self.name = "memory_save"
         self.memory = memory
 
-    def step(self, state: TurnState, config: RunnableConfig) -> TurnState:
+    def step(
+        self, state: TurnState, config: RunnableConfig, *, streaming: bool = False
+    ) -> TurnState:
         """Save question and answer under ``state.turn_id``; no session, no I/O."""
         if state.session_id is None or state.stopped_by or state.flags.get("no_memory"):
             return state

@@ -5,6 +5,10 @@ makes the first from the user's input). Stages know nothing of each other: a new
 guardrail, a cache, a formatter) is inserted into the list ``build_agent`` composes, and the
 loops never change for it. The agent loop stage is the one place the loop's token and step
 events become custom callback events.
+
+A stage's work is ``step(state, config, streaming=...)`` (and ``astep``); the pipeline calls
+those directly inside its one run, while a stage taken alone is a full ``Runnable`` (its own
+run, callbacks, ``invoke`` / ``ainvoke`` / ``stream`` / ``astream``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import patch_config
+from langchain_core.runnables.config import patch_config, run_in_executor
 
 from tooldeck.pipeline.state import OUTPUT_KEYS, STEP_EVENT, TOKEN_EVENT, TurnState
 from tooldeck.questions import parse_agent_input
@@ -31,12 +35,7 @@ if TYPE_CHECKING:
 
     RunManager = CallbackManagerForChainRun | AsyncCallbackManagerForChainRun
 
-__all__ = ["AgentLoopStage", "InputStage", "OutputStage", "Stage", "configurable"]
-
-
-def _child(config: RunnableConfig, run_manager: RunManager) -> RunnableConfig:
-    """The config for what runs inside this stage's run (custom events attach to it)."""
-    return patch_config(config, callbacks=run_manager.get_child())
+__all__ = ["AgentLoopStage", "InputStage", "OutputStage", "Stage", "child_config", "configurable"]
 
 
 def configurable(config: RunnableConfig | None, key: str) -> Any:
@@ -44,48 +43,106 @@ def configurable(config: RunnableConfig | None, key: str) -> Any:
     return ((config or {}).get("configurable") or {}).get(key)
 
 
-class Stage(Runnable[TurnState, TurnState]):
-    """A pipeline stage: ``step(state, config)`` once per turn, traced as its own run.
+def child_config(config: RunnableConfig, run_manager: RunManager) -> RunnableConfig:
+    """The config for what runs inside a run (custom events and model calls attach to it)."""
+    return patch_config(config, callbacks=run_manager.get_child())
 
-    ``blocking`` stages (disk or network I/O) run on a worker thread under ``ainvoke``; the
+
+class Stage(Runnable[Any, TurnState]):
+    """A pipeline stage.
+
+    Subclasses define :meth:`step` (and :meth:`astep` when they have async I/O of their own).
+    ``blocking`` stages (disk or network I/O) run on a worker thread under ``astep``; the
     others run inline on the event loop.
     """
 
     blocking: ClassVar[bool] = False
 
-    def step(self, state: TurnState, config: RunnableConfig) -> TurnState:
-        """Return the next state."""
+    def step(self, state: Any, config: RunnableConfig, *, streaming: bool = False) -> TurnState:
+        """Return the next state (``streaming``: the caller streams; tokens are wanted)."""
         raise NotImplementedError  # pragma: no cover - every stage defines it
 
-    def _step(
-        self, state: TurnState, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    async def astep(
+        self, state: Any, config: RunnableConfig, *, streaming: bool = False
     ) -> TurnState:
-        return self.step(state, _child(config, run_manager))
+        """Async :meth:`step`."""
+        if self.blocking:
+            return await run_in_executor(config, self.step, state, config, streaming=streaming)
+        return self.step(state, config, streaming=streaming)
 
-    async def _astep(
-        self,
-        state: TurnState,
-        run_manager: AsyncCallbackManagerForChainRun,
-        config: RunnableConfig,
+    def _invoke(
+        self, state: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
     ) -> TurnState:
-        return self.step(state, _child(config, run_manager))
+        return self.step(state, child_config(config, run_manager))
 
-    def invoke(
-        self, input: TurnState, config: RunnableConfig | None = None, **kwargs: Any
+    async def _ainvoke(
+        self, state: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> TurnState:
-        """Run the stage on one state."""
-        return self._call_with_config(self._step, input, config, run_type="chain")
+        return await self.astep(state, child_config(config, run_manager))
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> TurnState:
+        """Run the stage alone, as its own run."""
+        return self._call_with_config(self._invoke, input, config, run_type="chain")
 
     async def ainvoke(
-        self, input: TurnState, config: RunnableConfig | None = None, **kwargs: Any
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> TurnState:
-        """Async :meth:`invoke` (a blocking stage runs on a worker thread)."""
-        if self.blocking:
-            return await super().ainvoke(input, config, **kwargs)
-        return await self._acall_with_config(self._astep, input, config, run_type="chain")
+        """Async :meth:`invoke`."""
+        return await self._acall_with_config(self._ainvoke, input, config, run_type="chain")
+
+    def _transform(
+        self, inputs: Iterator[Any], run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> Iterator[TurnState]:
+        state, got = None, False
+        for state in inputs:  # noqa: B007 - one state per turn; the last one counts
+            got = True
+        if got:
+            yield self.step(state, child_config(config, run_manager), streaming=True)
+
+    async def _atransform(
+        self,
+        inputs: AsyncIterator[Any],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+    ) -> AsyncIterator[TurnState]:
+        state, got = None, False
+        async for state in inputs:  # noqa: B007 - one state per turn; the last one counts
+            got = True
+        if got:
+            yield await self.astep(state, child_config(config, run_manager), streaming=True)
+
+    def transform(
+        self, input: Iterator[Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[TurnState]:
+        """Run streaming (the agent stage then streams the model and dispatches tokens)."""
+        yield from self._transform_stream_with_config(input, self._transform, config)
+
+    async def atransform(
+        self, input: AsyncIterator[Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[TurnState]:
+        """Async :meth:`transform`."""
+        async for state in self._atransform_stream_with_config(input, self._atransform, config):
+            yield state
+
+    def stream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[TurnState]:
+        """One state in, the next out, run streaming."""
+        yield from self.transform(iter([input]), config)
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[TurnState]:
+        """Async :meth:`stream`."""
+
+        async def one() -> AsyncIterator[Any]:
+            yield input
+
+        async for state in self.atransform(one(), config):
+            yield state
 
 
-class InputStage(Runnable[Any, TurnState]):
+class InputStage(Stage):
     """Check the question and read the input forms and the session: the first stage.
 
     Accepts a string, ``{"input", "history"}``, a list of messages, ``{"messages": [...]}``
@@ -98,8 +155,9 @@ class InputStage(Runnable[Any, TurnState]):
         self.name = "input"
         self.max_question_chars = max_question_chars
 
-    def _parse(self, value: Any, run_manager: RunManager, config: RunnableConfig) -> TurnState:
-        question, history = parse_agent_input(value, self.max_question_chars)
+    def step(self, state: Any, config: RunnableConfig, *, streaming: bool = False) -> TurnState:
+        """Start the turn state from the user's input."""
+        question, history = parse_agent_input(state, self.max_question_chars)
         session = configurable(config, "session_id")
         return TurnState(
             question=question,
@@ -108,21 +166,6 @@ class InputStage(Runnable[Any, TurnState]):
             turn_id=str(configurable(config, "turn_id") or uuid.uuid4().hex),
             started=time.monotonic(),
         )
-
-    async def _aparse(
-        self, value: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
-    ) -> TurnState:
-        return self._parse(value, run_manager, config)
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> TurnState:
-        """Check one input and start its turn state."""
-        return self._call_with_config(self._parse, input, config, run_type="chain")
-
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> TurnState:
-        """Async :meth:`invoke`."""
-        return await self._acall_with_config(self._aparse, input, config, run_type="chain")
 
 
 def _wanted(config: RunnableConfig) -> bool:
@@ -153,8 +196,9 @@ def _finished(state: TurnState, result: dict[str, Any]) -> TurnState:
 class AgentLoopStage(Stage):
     """Run the agent loop for the turn; token and step events become custom events.
 
-    Under ``invoke`` / ``ainvoke`` the model is called whole; under ``stream`` / ``astream``
-    (and so ``astream_events``) it is streamed and each token is dispatched.
+    Called whole (``invoke`` / ``ainvoke``) the model is invoked whole; streaming (``stream``
+    / ``astream``, and so ``astream_events``) it is streamed and each token is dispatched.
+    A state a stage before answered (``answered``) passes through untouched.
     """
 
     def __init__(self, agent: BaseAgent) -> None:
@@ -162,13 +206,16 @@ class AgentLoopStage(Stage):
         self.name = "agent"
         self.agent = agent
 
-    def _run(self, state: TurnState, config: RunnableConfig, tokens: bool) -> TurnState:
+    def step(
+        self, state: TurnState, config: RunnableConfig, *, streaming: bool = False
+    ) -> TurnState:
+        """Run the loop."""
         from langchain_core.callbacks.manager import dispatch_custom_event
 
         if state.answered:
             return state
         emit = _wanted(config)
-        for event in self.agent.events(state.question, state.history, config, tokens):
+        for event in self.agent.events(state.question, state.history, config, streaming):
             custom = _custom(event) if emit else None
             if custom is not None:
                 dispatch_custom_event(*custom, config=config)
@@ -176,88 +223,22 @@ class AgentLoopStage(Stage):
                 return _finished(state, event["result"])
         raise RuntimeError("the agent produced no final event")  # pragma: no cover
 
-    async def _arun(self, state: TurnState, config: RunnableConfig, tokens: bool) -> TurnState:
+    async def astep(
+        self, state: TurnState, config: RunnableConfig, *, streaming: bool = False
+    ) -> TurnState:
+        """Async :meth:`step`."""
         from langchain_core.callbacks.manager import adispatch_custom_event
 
         if state.answered:
             return state
         emit = _wanted(config)
-        async for event in self.agent.aevents(state.question, state.history, config, tokens):
+        async for event in self.agent.aevents(state.question, state.history, config, streaming):
             custom = _custom(event) if emit else None
             if custom is not None:
                 await adispatch_custom_event(*custom, config=config)
             elif event["event"] == "final":
                 return _finished(state, event["result"])
         raise RuntimeError("the agent produced no final event")  # pragma: no cover
-
-    def step(self, state: TurnState, config: RunnableConfig) -> TurnState:
-        """Run the loop, the model called whole."""
-        return self._run(state, config, tokens=False)
-
-    async def _astep(
-        self,
-        state: TurnState,
-        run_manager: AsyncCallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> TurnState:
-        return await self._arun(state, _child(config, run_manager), tokens=False)
-
-    def _transform(
-        self,
-        inputs: Iterator[TurnState],
-        run_manager: CallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> Iterator[TurnState]:
-        state = None
-        for chunk in inputs:  # one state per turn; keep the last if more arrive
-            state = chunk
-        if state is not None:
-            yield self._run(state, _child(config, run_manager), tokens=True)
-
-    async def _atransform(
-        self,
-        inputs: AsyncIterator[TurnState],
-        run_manager: AsyncCallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> AsyncIterator[TurnState]:
-        state = None
-        async for chunk in inputs:
-            state = chunk
-        if state is not None:
-            yield await self._arun(state, _child(config, run_manager), tokens=True)
-
-    def transform(
-        self, input: Iterator[TurnState], config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Iterator[TurnState]:
-        """Run the loop with the model streamed (tokens dispatched as they come)."""
-        yield from self._transform_stream_with_config(input, self._transform, config)
-
-    async def atransform(
-        self,
-        input: AsyncIterator[TurnState],
-        config: RunnableConfig | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[TurnState]:
-        """Async :meth:`transform`."""
-        async for state in self._atransform_stream_with_config(input, self._atransform, config):
-            yield state
-
-    def stream(
-        self, input: TurnState, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Iterator[TurnState]:
-        """Stream one turn: the final state, tokens and steps as custom events."""
-        yield from self.transform(iter([input]), config)
-
-    async def astream(
-        self, input: TurnState, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[TurnState]:
-        """Async :meth:`stream`."""
-
-        async def one() -> AsyncIterator[TurnState]:
-            yield input
-
-        async for state in self.atransform(one(), config):
-            yield state
 
 
 class OutputStage(Stage):
@@ -267,7 +248,9 @@ class OutputStage(Stage):
         """No options."""
         self.name = "output"
 
-    def step(self, state: TurnState, config: RunnableConfig) -> TurnState:
+    def step(
+        self, state: TurnState, config: RunnableConfig, *, streaming: bool = False
+    ) -> TurnState:
         """Set ``elapsed_s`` (the whole turn) and ``output``."""
         elapsed = round(time.monotonic() - state.started, 3) if state.started else 0.0
         done = replace(state, elapsed_s=elapsed)
