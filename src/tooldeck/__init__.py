@@ -3,8 +3,9 @@
 Public API (imported lazily so ``tooldeck --help`` stays instant)::
 
     from tooldeck import load_config, build_agent
-    agent = build_agent(load_config())
+    agent = build_agent(load_config())          # a Pipeline: one Runnable of stages
     agent.invoke("What is 17 * 23?")["answer"]
+    agent.invoke("And doubled?", {"configurable": {"session_id": "me"}})
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 __all__ = [
     "AgentResult",
     "Config",
+    "Pipeline",
     "ToolDeckError",
+    "TurnState",
     "ToolRegistry",
     "build_agent",
     "build_registry",
@@ -30,7 +33,9 @@ __version__: str  # from the package metadata, read on first use (see ``__getatt
 _LAZY = {
     "AgentResult": "tooldeck.agents.core",
     "Config": "tooldeck.config",
+    "Pipeline": "tooldeck.pipeline.compose",
     "ToolDeckError": "tooldeck.errors",
+    "TurnState": "tooldeck.pipeline.state",
     "ToolRegistry": "tooldeck.tools.registry",
     "build_agent": "tooldeck.pipeline",
     "build_registry": "tooldeck.tools.registry",
