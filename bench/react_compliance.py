@@ -36,7 +36,7 @@ run.
 
     python bench/react_compliance.py [--set v2|calculator|web|all] [--grammar on|off|both]
         [--ranker new|old|both] [--args-grammar builtin|xllamacpp|both] [--max-steps 4]
-        [--limit N] [--split dev|test|all] [--verbose]
+        [--limit N] [--every N] [--split dev|test|all] [--preselect-only] [--verbose]
 """
 
 from __future__ import annotations
@@ -374,6 +374,39 @@ def setups(split: str, limit: int | None, data_dir: str) -> dict[str, Setup]:
     }
 
 
+def preselection(runs: dict[str, Setup], kinds: Sequence[str], top_k: int = 3) -> None:
+    """Print, without the model, how often each ranker offers the expected tool first.
+
+    As the grammar-constrained ReAct agent asks for it: ``min_score=0.0``, so a question
+    matching no tool gets none (and counts as right when none was expected).
+    """
+    import tooldeck.tools.select as select
+    from tooldeck.tools.registry import build_registry
+
+    print("| set        | ranker | expected tool first (all) | dev   | test  |")
+    print("|------------|--------|---------------------------|-------|-------|")
+    for qset, setup in runs.items():
+        config = load_config(
+            overrides={"tools": setup.tools, **({"data_dir": setup.data_dir} if setup.data_dir
+                                                 else {})}, read_dotenv=False)  # fmt: skip
+        tools = build_registry(config).select(setup.tools)
+        for kind in kinds:
+            pick = old_preselect if kind == "old" else select.preselect_tools
+            hits: dict[str, list[int]] = {}
+            for question, tool, _, split in setup.questions:
+                offered = pick(question, tools, top_k, 0.0)
+                right = (offered[0].name if offered else None) == tool
+                for key in ("all", split):
+                    counts = hits.setdefault(key, [0, 0])
+                    counts[0] += right
+                    counts[1] += 1
+            cells = [
+                f"{hits[k][0]}/{hits[k][1]}" if k in hits else "-" for k in ("all", "dev", "test")
+            ]
+            print(f"| {qset:<10} | {kind:<6} | {cells[0]:>25} | {cells[1]:>5} | {cells[2]:>5} |")
+    print(flush=True)
+
+
 ROW = (
     "| {set:<10} | {ranker:<6} | {grammar:<7} | {args:<9} | {wf:>11} | {calls:>5} | {right:>10} "
     "| {test:>15} | {correct:>7} | {secs:>7} |"
@@ -411,9 +444,21 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="first N questions of each set")
     parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="every Nth question only (each set is grouped by kind, so every "
+        "kind stays represented)",
+    )
+    parser.add_argument(
         "--split", choices=["dev", "test", "all"], default="all", help="which half of the v2 set"
     )
     parser.add_argument("--verbose", action="store_true", help="print every question's outcome")
+    parser.add_argument(
+        "--preselect-only",
+        action="store_true",
+        help="only the model-free table: the first tool each ranker offers",
+    )
     args = parser.parse_args()
     sets = ("v2", "calculator", "web") if args.set == "all" else (args.set,)
     kinds = ("new", "old") if args.ranker == "both" else (args.ranker,)
@@ -425,12 +470,17 @@ def main() -> None:
         if "v2" in sets:
             index_api_docs(data_dir)
         runs = setups(args.split, args.limit, data_dir)
+        for setup in runs.values():
+            setup.questions = setup.questions[:: max(args.every, 1)]
         print(f"SmolLM2-135M-Instruct Q4_1, max_steps={args.max_steps}; v2 set: "
               f"{len(runs['v2'].questions)} questions ({args.split}); calculator set (the old "
               f"20): {len(runs['calculator'].questions)}; web set: {len(runs['web'].questions)}"
               "\n", flush=True)  # fmt: skip
+        preselection({k: runs[k] for k in sets}, kinds)
+        if args.preselect_only:
+            return
         print(row("", "", "", "", None, 0))
-        print("|" + "|".join("-" * (len(c) + 2) for c in row("", "", "", "", None, 0)
+        print("|" + "|".join("-" * len(c) for c in row("", "", "", "", None, 0)
                              .strip("|").split("|") if c) + "|", flush=True)  # fmt: skip
         for qset in sets:
             for kind in kinds:
