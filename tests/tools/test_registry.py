@@ -478,4 +478,5 @@ def test_every_builtin_declaration_matches_the_tool_it_builds(
         declared = (entry.description, entry.kind, entry.args_json_schema())
         built = entry.tool
         kind = (built.metadata or {}).get("kind")
-        assert declared == (built.description, kind, built.tool_call_schema.model_json_schema())
+        schema = built.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
+        assert declared == (built.description, kind, schema)
