@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tooldeck.testing import HEAVY_LIBRARIES
+from tooldeck.testing import HEAVY_LIBRARIES, RUN_ONLY_LIBRARIES
 
 REPO = Path(__file__).resolve().parent.parent
 BUILTIN = {
@@ -59,3 +59,30 @@ def test_tools_list_json_gives_every_schema_without_langchain(tmp_path: Path) ->
     assert rows["retriever"]["kind"] == "search"
     assert report["heavy"] == [], f"imported while only listing tools: {report['heavy']}"
 
+
+
+# Building every tool (what an agent does before it runs) imports no library a tool needs only
+# when it runs.
+BUILD = """
+import json, sys
+from tooldeck.config import load_config
+from tooldeck.tools.registry import build_registry
+
+config = load_config(sys.argv[1], {"data_dir": sys.argv[2]}, environ={}, read_dotenv=False)
+registry = build_registry(config)
+built = sorted(entry.tool.name for entry in registry.entries())
+heavy = [name for name in json.loads(sys.argv[3]) if name in sys.modules]
+print(json.dumps({"built": built, "heavy": heavy}))
+"""
+
+
+def test_building_every_builtin_tool_imports_no_tool_library(tmp_path: Path) -> None:
+    env = {**os.environ, "TOOLDECK_NO_ENTRY_POINTS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", BUILD, str(REPO / "config.yaml"), str(tmp_path),
+         json.dumps(RUN_ONLY_LIBRARIES)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert BUILTIN <= set(report["built"]), report["built"]
+    assert report["heavy"] == [], f"imported while building tools: {report['heavy']}"

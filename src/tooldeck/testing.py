@@ -5,7 +5,8 @@
 ``ToolStandardTests`` is the one suite of checks every tool must pass (tooldeck's own tools
 and plugins' alike); subclass it in a pytest class and set ``tool`` (and ``valid_input``, or
 give the tool a worked example). :data:`HEAVY_LIBRARIES` names what listing tools must never
-import (``tests/test_cold_imports.py`` and ``bench/cold_start.py`` check it).
+import and :data:`RUN_ONLY_LIBRARIES` what building them must not (``tests/test_cold_imports.py``
+and ``bench/cold_start.py`` check them).
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.tools import BaseTool
 from pydantic import Field, PrivateAttr
 
-__all__ = ["HEAVY_LIBRARIES", "ScriptedChatModel", "ToolStandardTests", "grammar_accepts"]
+__all__ = [
+    "HEAVY_LIBRARIES",
+    "RUN_ONLY_LIBRARIES",
+    "ScriptedChatModel",
+    "ToolStandardTests",
+    "grammar_accepts",
+]
 
-# Libraries only running a tool, an index or a model may import: `tooldeck tools list` (and
-# `--json`) imports none of them, LangChain and LangSmith included.
-HEAVY_LIBRARIES = (
-    "langchain_core",
-    "langsmith",
-    "langchain",
-    "langgraph",
-    "langchain_openai",
+# Libraries only running a tool, an index or a model may import: building a tool imports none.
+RUN_ONLY_LIBRARIES = (
     "httpx",
     "trafilatura",
     "ddgs",
@@ -44,6 +45,15 @@ HEAVY_LIBRARIES = (
     "numpy",
     "xllamacpp",
     "llguidance",
+)
+# What `tooldeck tools list` (and `--json`) must not import: LangChain and LangSmith too.
+HEAVY_LIBRARIES = (
+    "langchain_core",
+    "langsmith",
+    "langchain",
+    "langgraph",
+    "langchain_openai",
+    *RUN_ONLY_LIBRARIES,
 )
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 _SHORT_TIMEOUT_S = 0.05
