@@ -54,6 +54,8 @@ RRF_K = 60
 _CACHE_MAX = 4096  # cached text vectors per process (tool texts are few; this bounds plugins)
 
 _WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_MAX_SENTENCES = 8
 _STOP = frozenset(
     "a an and are as at be by for from how i in is it of on or the to what when where which "
     "who why with do does did you your me my this that use".split()
@@ -78,9 +80,12 @@ def _example_questions(tool: BaseTool) -> list[str]:
 
 
 def _texts(tool: BaseTool) -> list[str]:
-    """What the semantic signal compares a question with: description, then example questions."""
-    head = f"{tool.name}: {' '.join((tool.description or '').split())}"
-    return [head, *_example_questions(tool)]
+    """What the semantic signal compares a question with: the description, each of its
+    sentences (a long description dilutes its first line), then the example questions."""
+    description = " ".join((tool.description or "").split())
+    sentences = [s for s in _SENTENCE.split(description) if s][:_MAX_SENTENCES]
+    extra = sentences if len(sentences) > 1 else []
+    return [f"{tool.name}: {description}", *extra, *_example_questions(tool)]
 
 
 def _document(tool: BaseTool) -> list[str]:
