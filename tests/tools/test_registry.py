@@ -480,3 +480,16 @@ def test_every_builtin_declaration_matches_the_tool_it_builds(
         kind = (built.metadata or {}).get("kind")
         schema = built.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
         assert declared == (built.description, kind, schema)
+
+
+def test_tools_list_shows_a_broken_declaration_with_its_reason(capsys: Any) -> None:
+    from tooldeck.console import print_tools
+
+    registry = ToolRegistry()
+    registry.register(_declared(_shout_tool, args_schema="no_such_module_xyz:Model"), plugin="p")
+    print_tools(registry, as_json=True)
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["availability"].startswith("broken: its argument schema cannot be read")
+    assert row["args_schema"] is None and row["description"] == "Upper-case the text."
+    print_tools(registry)
+    assert "broken: its argument schema" in capsys.readouterr().out.replace("\n", " ")
