@@ -148,3 +148,49 @@ def test_cli_run_session_remembers_the_previous_turn(
     assert "My name is Bob" in texts(model.calls[1]) and "Hi Bob" in texts(model.calls[1])
     assert main(["run", "Who am I?"]) == 0  # no session: nothing remembered
     assert "My name is Bob" not in texts(model.calls[2])
+
+
+def test_run_endpoint_streams_events_as_ndjson(config: Any, monkeypatch: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import react
+    from tooldeck.server.app import create_app
+
+    config.tools = ["calculator"]
+    script = [react("add", "calculator", '{"expression": "2+2"}'), final("4")]
+    model = ScriptedChatModel(responses=script)
+    monkeypatch.setattr("tooldeck.pipeline.build_agent",
+                        lambda cfg: build_agent(cfg, model=model))
+    client = TestClient(create_app(config, use_llm=False), base_url="http://localhost")
+    reply = client.post("/v1/run", json={"question": "2+2?", "stream": True, "session_id": "n"})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/x-ndjson"
+    events = [json.loads(line) for line in reply.text.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "final" and kinds.count("step") == 1 and "token" in kinds
+    assert events[-1]["result"]["answer"] == "4"
+    assert events[kinds.index("step")]["step"]["observation"] == "4"
+    tokens = "".join(e["text"] for e in events if e["event"] == "token")
+    assert "Action: calculator" in tokens
+    empty = client.post("/v1/run", json={"question": " ", "stream": True})
+    assert empty.status_code == 400 and empty.json()["error"] == "InputError"
+
+
+def test_a_run_failing_after_it_started_ends_with_an_error_line(
+    config: Any, monkeypatch: Any
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import react
+    from tooldeck.server.app import create_app
+
+    config.tools = ["calculator"]
+    script = [react("add", "calculator", '{"expression": "2+2"}'), RuntimeError("fell over")]
+    model = ScriptedChatModel(responses=script)
+    monkeypatch.setattr("tooldeck.pipeline.build_agent",
+                        lambda cfg: build_agent(cfg, model=model))
+    client = TestClient(create_app(config, use_llm=False), base_url="http://localhost")
+    reply = client.post("/v1/run", json={"question": "2+2?", "stream": True})
+    events = [json.loads(line) for line in reply.text.splitlines()]
+    assert reply.status_code == 200 and events[-1]["event"] == "error"
+    assert events[-1]["error"] == "ModelError" and "fell over" in events[-1]["message"]
+    assert "step" in [e["event"] for e in events]

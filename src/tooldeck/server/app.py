@@ -41,6 +41,7 @@ from tooldeck.errors import (
 )
 from tooldeck.server.guard import AUTHORIZED, GuardMiddleware, Policy
 from tooldeck.server.responses import error_response
+from tooldeck.server.run_stream import Emit, event_handler, stream_response
 from tooldeck.server.runs import RunPool
 from tooldeck.server.shared import IndexCache, Lazy
 
@@ -92,6 +93,7 @@ class RunBody(BaseModel):
 
     question: Text = Field(min_length=1)
     session_id: Text | None = Field(default=None, min_length=1, max_length=128)
+    stream: bool = False
 
 
 def _chat_model(config: Config) -> Any:
@@ -160,17 +162,26 @@ class _Service:
         return {"api": top["id"] if top else None, "example": top["example"] if top else None,
                 **result}
 
-    def run(self, question: str, session_id: str | None = None) -> dict[str, Any]:
+    def run(self, question: str, session_id: str | None = None,
+            emit: Emit | None = None) -> dict[str, Any]:
         """Run the agent pipeline (its input stage checks the question); blocking.
 
-        With ``session_id`` the pipeline loads that session's history and saves the turn.
+        With ``session_id`` the pipeline loads that session's history and saves the turn;
+        with ``emit`` it runs streaming and each token and step event goes to ``emit``.
         """
         agent = self.agent.get()
+        config: dict[str, Any] = {}
+        if session_id is not None:
+            config["configurable"] = {"session_id": session_id}
         with self.model_turn:
-            if session_id is None:
+            if emit is None and not config:
                 result: dict[str, Any] = agent.invoke(question)
+            elif emit is None:
+                result = agent.invoke(question, config)
             else:
-                result = agent.invoke(question, {"configurable": {"session_id": session_id}})
+                config["callbacks"] = [event_handler(emit)]
+                for chunk in agent.stream(question, config):
+                    result = chunk
         return result
 
     def health(self, authorized: bool) -> dict[str, Any]:
@@ -251,9 +262,12 @@ def _add_api_routes(app: FastAPI, service: _Service) -> None:
             return await service.pool.run(call)
         return await run_in_threadpool(call)
 
-    @app.post("/v1/run", summary="Run the agent on a question")
-    async def v1_run(body: RunBody) -> dict[str, Any]:
+    @app.post("/v1/run", summary="Run the agent on a question", response_model=None)
+    async def v1_run(body: RunBody) -> dict[str, Any] | Response:
         service.check_length(body.question)
+        if body.stream:
+            run = partial(service.run, body.question, body.session_id)
+            return await stream_response(service.pool, run, service.config.data_dir)
         return await service.pool.run(partial(service.run, body.question, body.session_id))
 
     @app.get("/healthz", summary="Liveness (and the indexes, for an authorized caller)")
