@@ -70,21 +70,22 @@ def built(config: Any, tmp_path: Path) -> Any:
 def test_rest_answer_shows_method_path_description_parameters_body_example() -> None:
     text = match_summary(_match("rest", "POST /tasks", REST_TEXT, title="Create a task",
                                 example="curl -X POST 'http://h/tasks' -d '{\"name\": \"x\"}'",
-                                called_by="Client.create_task"))
+                                functions="Client.create_task\nClient.submit"))
     lines = text.splitlines()
     assert lines[0] == "Endpoint: POST /tasks" and lines[1] == "  Create a task"
     assert lines[2] == "  Creates a task in the queue and returns its id."
     assert "worker is free" not in text and "createTask" not in text and "201" not in text
     assert "- dry_run (in query, boolean): Validate only" in text
     assert "Request body (application/json):" in text and "name (string, required)" in text
-    assert "Example:\n  curl -X POST" in text and "Called by: Client.create_task" in text
+    assert "Example:\n  curl -X POST" in text
+    assert "Called by: Client.create_task, Client.submit" in text
 
 
 def test_function_answer_shows_signature_first_paragraph_and_call() -> None:
     text = match_summary(_match(
         "function", "create_task", FUNCTION_TEXT, line=3, example="create_task(name=...)",
         title="create_task(name: str, dry_run: bool = False) -> str",
-        calls='["POST /tasks", "GET /tasks/{id}"]'))
+        operations="POST /tasks\nGET /tasks/{id}"))
     assert text.splitlines()[:2] == [
         "Function: create_task(name: str, dry_run: bool = False) -> str",
         "  Create a task and return its id."]

@@ -113,7 +113,7 @@ def _first_paragraph(lines: list[str]) -> str:
 
 # Lines of an operation's text that are not its description (see tooldeck.rag.openapi).
 _REST_SECTIONS = ("Parameters:", "Request body", "Responses:")
-_REST_LABELS = ("operationId:", "tags:")
+_REST_LABELS = ("operationId:", "tags:", "client:", "calls:")
 
 
 def _rest_description(match: Match) -> list[str]:
@@ -151,12 +151,12 @@ def _docstring(match: Match) -> list[str]:
     lines = match.context.splitlines()  # "def name(sig)", "module: m", docstring, "", code
     if len(lines) < 3 or not lines[1].startswith("module:") or not lines[2].strip():
         return []
-    return [_first_paragraph(lines[2:])]
+    return [_first_paragraph([x for x in lines[2:] if not x.startswith(_REST_LABELS)])]
 
 
-# Metadata keys that link a function to the operations it calls, and back.
-_LINK_KEYS = (("calls", "Calls"), ("operations", "Calls"), ("called_by", "Called by"),
-              ("functions", "Called by"))
+# Metadata keys that link a function to the operations it calls, and back (one reference per
+# line; written by tooldeck.rag.links).
+_LINK_KEYS = (("operations", "Calls"), ("functions", "Called by"))
 
 
 def _links(meta: dict[str, Any]) -> list[str]:
