@@ -196,3 +196,35 @@ def test_a_stage_is_added_without_touching_the_loop(config: Any, registry: Any) 
     assert model.calls == []
     with pytest.raises(KeyError, match="stages: input"):
         agent.insert("nope", "x", Canned())
+
+
+def test_callbacks_reach_the_model_and_the_tools(config: Any, registry: Any) -> None:
+    seen: list[str] = []
+
+    class Spy(BaseCallbackHandler):
+        def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+            seen.append(f"chain:{kwargs.get('name')}")
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            seen.append("model")
+
+        def on_tool_start(self, serialized: Any, input_str: str, **kwargs: Any) -> None:
+            seen.append("tool")
+
+    agent, _ = make(config, registry)
+    chain_around(agent).invoke({"q": "a"}, {"callbacks": [Spy()]})
+    assert "chain:tooldeck_agent" in seen
+    assert seen.count("model") == 2 and seen.count("tool") == 1
+
+
+def test_the_tool_calling_agent_sends_steps_as_events(config: Any, registry: Any) -> None:
+    call = AIMessage("", tool_calls=[{"name": "echo", "args": {"text": "x"}, "id": "c1"}])
+    model = ScriptedChatModel(responses=[call, AIMessage("said x")])
+    cfg = config.model_copy(update={"tools": ["echo"]})
+    cfg.agent = cfg.agent.model_copy(update={"type": "tool-calling"})
+    agent = build_agent(cfg, registry=registry, model=model)
+    events = Events()
+    chunks = list((RunnableLambda(lambda x: x) | agent).stream("say x", {"callbacks": [events]}))
+    assert chunks[-1]["answer"] == "said x"
+    assert [name for name, _ in events.seen] == [STEP_EVENT]
+    assert events.seen[0][1]["observation"] == "echo: x"
