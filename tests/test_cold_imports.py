@@ -17,6 +17,7 @@ BUILTIN = {
     "calculator", "retriever", "duckduckgo", "serper", "serpapi", "web_fetch", "summarize",
     "wikipedia", "youtube",
 }  # fmt: skip
+ARGUMENT_MODELS = "tooldeck.tools.builtin.arguments"  # read only by --json and by builds
 
 # What `tools list` does, through the CLI itself, then which watched libraries were imported.
 CODE = """
@@ -31,10 +32,10 @@ print(json.dumps({"exit": code, "stdout": out.getvalue(), "heavy": heavy}))
 """
 
 
-def _list(tmp_path: Path, *args: str) -> dict[str, object]:
+def _list(tmp_path: Path, *args: str, watch: tuple[str, ...] = HEAVY_LIBRARIES) -> dict[str, object]:
     env = {**os.environ, "TOOLDECK_NO_ENTRY_POINTS": "1", "TOOLDECK_DATA_DIR": str(tmp_path)}
     out = subprocess.run(
-        [sys.executable, "-c", CODE, str(REPO / "config.yaml"), json.dumps(HEAVY_LIBRARIES),
+        [sys.executable, "-c", CODE, str(REPO / "config.yaml"), json.dumps(watch),
          "tools", "list", *args],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=True,
     )  # fmt: skip
@@ -44,7 +45,7 @@ def _list(tmp_path: Path, *args: str) -> dict[str, object]:
 
 
 def test_tools_list_imports_no_langchain_and_no_tool_library(tmp_path: Path) -> None:
-    report = _list(tmp_path)
+    report = _list(tmp_path, watch=(*HEAVY_LIBRARIES, ARGUMENT_MODELS))
     listed = str(report["stdout"])
     assert all(name in listed for name in BUILTIN), listed
     assert report["heavy"] == [], f"imported while only listing tools: {report['heavy']}"

@@ -493,3 +493,18 @@ def test_tools_list_shows_a_broken_declaration_with_its_reason(capsys: Any) -> N
     assert row["args_schema"] is None and row["description"] == "Upper-case the text."
     print_tools(registry)
     assert "broken: its argument schema" in capsys.readouterr().out.replace("\n", " ")
+
+
+def test_a_schema_named_by_module_path_is_read_only_when_needed(capsys: Any) -> None:
+    from tooldeck.console import print_tools
+
+    registry = ToolRegistry()
+    entry = registry.register(
+        _declared(_shout_tool, args_schema="tests.helpers:NoSuchModel"), plugin="p"
+    )
+    assert entry.availability == "available"  # its module exists; the model is not imported
+    print_tools(registry, as_json=True)
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["args_schema"] is None
+    assert row["availability"].startswith("broken: its argument schema cannot be read")
+    assert "NoSuchModel" in row["availability"] and registry.select([]) == []

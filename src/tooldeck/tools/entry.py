@@ -77,6 +77,7 @@ class ToolEntry:
         self._tool: BaseTool | None = None if isinstance(tool, ToolSpec) else tool
         self._finish = finish
         self._broken: str | None = None
+        self._schema_error: str | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -151,30 +152,35 @@ class ToolEntry:
         """The arguments' JSON schema, as a tool-calling model sees it; never builds a tool.
 
         Raises:
-            Exception: A declared schema that cannot be read (``broken`` says why).
+            Exception: A declared schema that cannot be read (``broken`` says why from then on).
         """
-        if self.spec is not None:
+        if self.spec is None:
+            schema = self.tool.tool_call_schema
+            data: dict[str, Any] = (
+                schema if isinstance(schema, dict) else schema.model_json_schema()  # type: ignore[union-attr]
+            )
+            return data
+        try:
             return self.spec.json_schema()
-        schema = self.tool.tool_call_schema
-        data: dict[str, Any] = (
-            schema if isinstance(schema, dict) else schema.model_json_schema()  # type: ignore[union-attr]
-        )
-        return data
+        except Exception as exc:
+            self._schema_error = (
+                f"its argument schema cannot be read ({type(exc).__name__}: {exc})"
+            )
+            raise
 
     def broken(self) -> str | None:
-        """Why a declared tool cannot work at all (a build that failed, a bad declaration)."""
+        """Why a declared tool cannot work at all: a failed build, or a bad declaration.
+
+        Cheap: a schema given by ``"module:Model"`` is only looked for (its module found), not
+        imported, until :meth:`args_json_schema` or a build reads it.
+        """
         if self._broken is not None:
             return f"broken: {self._broken}"
         if self.spec is None or self._tool is not None:
             return None
-        build = self.spec.build
-        if isinstance(build, str) and not importable(build.partition(":")[0]):
-            return f"broken: its module {build.partition(':')[0]!r} is not installed"
-        try:
-            self.spec.json_schema()
-        except Exception as exc:
-            return f"broken: its argument schema cannot be read ({type(exc).__name__}: {exc})"
-        return None
+        if self._schema_error is None:
+            self._schema_error = _declaration_problem(self.spec)
+        return f"broken: {self._schema_error}" if self._schema_error else None
 
     def missing_env(self) -> list[str]:
         """Env vars the tool needs that are not set."""
@@ -207,3 +213,20 @@ class ToolEntry:
     def availability(self) -> str:
         """``available``, or why not (``needs VAR``, ``needs package X: ...``, ``broken: ...``)."""
         return self.unavailable() or "available"
+
+
+def _declaration_problem(spec: ToolSpec) -> str:
+    """What is wrong with a declaration, found without importing its modules ("" if nothing)."""
+    build, schema = spec.build, spec.args_schema
+    if isinstance(build, str) and not importable(build.partition(":")[0]):
+        return f"its module {build.partition(':')[0]!r} is not installed"
+    if isinstance(schema, str):
+        module = schema.partition(":")[0]
+        if importable(module):
+            return ""
+        return f"its argument schema cannot be read (module {module!r} is not installed)"
+    try:
+        spec.json_schema()
+    except Exception as exc:
+        return f"its argument schema cannot be read ({type(exc).__name__}: {exc})"
+    return ""

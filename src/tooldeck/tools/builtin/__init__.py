@@ -1,8 +1,9 @@
 """The built-in plugin: declares tooldeck's own tools through the same hook as any plugin.
 
-Every built-in tool is registered as a lazy :class:`~tooldeck.tools.spec.ToolSpec`: its name,
-description and argument model come from :mod:`tooldeck.tools.builtin.declarations`, and the
-tool module (which imports LangChain) is imported only when the tool is first used. So
+Every built-in tool is registered as a lazy :class:`~tooldeck.tools.spec.ToolSpec`: its name
+and description come from :mod:`tooldeck.tools.builtin.declarations`, its argument model from
+:mod:`tooldeck.tools.builtin.arguments` (imported only to read a schema), and the tool module
+(which imports LangChain) is imported only when the tool is first used. So
 ``tooldeck tools list`` imports neither LangChain nor any tool's library. Each tool module
 also keeps ``register_into(register, config)``, which registers ready tools (for embedders
 and tests that want them built at once).
@@ -28,6 +29,7 @@ __all__ = ["TOOL_MODULES", "Declared", "builtin_declarations", "register_tools"]
 
 _log = logging.getLogger("tooldeck.tools")
 _HERE = "tooldeck.tools.builtin"
+_ARGS = f"{_HERE}.arguments"  # the argument models, imported only to read a schema
 
 # Modules under tooldeck.tools.builtin with a register_into(register, config), in listing order.
 TOOL_MODULES = ("search", "web_fetch", "summarize", "wikipedia", "youtube")
@@ -56,19 +58,19 @@ def _retrievers(config: Config) -> Iterator[Declared]:
         build = _factory(f"{_HERE}.retriever:retriever_tool", config, index)
         name = d.retriever_name(index, config.rag.default_index)
         spec = ToolSpec(name, d.retriever_description(index), build=build,
-                        args_schema=d.RetrieverInput, kind="search")  # fmt: skip
+                        args_schema=f"{_ARGS}:RetrieverInput", kind="search")  # fmt: skip
         yield spec, {"availability": d.index_check(config, index)}
 
 
 def _search(config: Config | None) -> Iterator[Declared]:
     build = _factory(f"{_HERE}.search:search_tool", "duckduckgo", config)
     yield ToolSpec("duckduckgo", d.DUCKDUCKGO_DESCRIPTION, build=build,
-                   args_schema=d.SearchInput, kind="search"), {}  # fmt: skip
+                   args_schema=f"{_ARGS}:SearchInput", kind="search"), {}  # fmt: skip
     web = _web(config)
     for keyed in (d.SERPER, d.SERPAPI):
         build = _factory(f"{_HERE}.search:search_tool", keyed.name, config)
         spec = ToolSpec(keyed.name, keyed.description, build=build,
-                        args_schema=d.SearchInput, kind="search")  # fmt: skip
+                        args_schema=f"{_ARGS}:SearchInput", kind="search")  # fmt: skip
         needs = () if getattr(web, keyed.config_key) is not None else (keyed.env_var,)
         yield spec, {"requires_env": needs}
 
@@ -79,16 +81,16 @@ def _web_tools(config: Config | None) -> dict[str, list[Declared]]:
         "youtube",
         d.YOUTUBE_DESCRIPTION + (d.YOUTUBE_TRANSCRIPT_NOTE if transcripts else ""),
         build=_factory(f"{_HERE}.youtube:youtube_tool", config),
-        args_schema=d.YoutubeTranscriptInput if transcripts else d.YoutubeInput,
+        args_schema=f"{_ARGS}:YoutubeTranscriptInput" if transcripts else f"{_ARGS}:YoutubeInput",
     )
     simple = (
-        ("web_fetch", d.WEB_FETCH_DESCRIPTION, "web_fetch_tool", d.WebFetchInput),
-        ("summarize", d.SUMMARIZE_DESCRIPTION, "summarize_tool", d.SummarizeInput),
-        ("wikipedia", d.WIKIPEDIA_DESCRIPTION, "wikipedia_tool", d.WikipediaInput),
+        ("web_fetch", d.WEB_FETCH_DESCRIPTION, "web_fetch_tool", "WebFetchInput"),
+        ("summarize", d.SUMMARIZE_DESCRIPTION, "summarize_tool", "SummarizeInput"),
+        ("wikipedia", d.WIKIPEDIA_DESCRIPTION, "wikipedia_tool", "WikipediaInput"),
     )
     tools: dict[str, list[Declared]] = {
         name: [(ToolSpec(name, text, build=_factory(f"{_HERE}.{name}:{maker}", config),
-                         args_schema=schema), {})]
+                         args_schema=f"{_ARGS}:{schema}"), {})]
         for name, text, maker, schema in simple
     }  # fmt: skip
     return {"search": list(_search(config)), **tools, "youtube": [(youtube, {})]}
@@ -104,7 +106,7 @@ def builtin_declarations(config: Config | None) -> list[Declared]:
         "calculator",
         d.CALCULATOR_DESCRIPTION,
         build=f"{_HERE}.calculator:calculator",
-        args_schema=d.CalculatorInput,
+        args_schema=f"{_ARGS}:CalculatorInput",
     )
     found: list[Declared] = [(calculator, {})]
     if config is not None:

@@ -47,7 +47,8 @@ from fractions import Fraction
 
 from langchain_core.tools import ToolException, tool
 
-from tooldeck.tools.builtin.declarations import CALCULATOR_DESCRIPTION, CalculatorInput
+from tooldeck.tools.builtin.arguments import CalculatorInput
+from tooldeck.tools.builtin.declarations import CALCULATOR_DESCRIPTION
 
 __all__ = [
     "MAX_DIGITS",

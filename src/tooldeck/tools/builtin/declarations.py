@@ -1,8 +1,10 @@
 """What is known of each built-in tool before it is built: name, description, arguments, needs.
 
 ``tooldeck tools list`` reads this module and nothing else of the built-in tools, so it must
-stay light: pydantic, the standard library and :mod:`tooldeck.rag.lifecycle` (which indexes
-exist) only; no LangChain, no tool library. The tool
+stay light: the standard library and :mod:`tooldeck.rag.lifecycle` (which indexes exist)
+only; no LangChain, no tool library, not even pydantic models: the argument models are in
+:mod:`tooldeck.tools.builtin.arguments`, imported only for ``tools list --json`` or a build. The
+tool
 modules take their descriptions and argument models from here, so a listing and the built
 tool cannot disagree; :func:`tooldeck.tools.builtin.register_tools` turns them into
 :class:`~tooldeck.tools.spec.ToolSpec` declarations.
@@ -13,9 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel, Field, field_validator, model_validator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tooldeck.config import Config
@@ -30,19 +30,12 @@ __all__ = [
     "SERPAPI",
     "SERPER",
     "SUMMARIZE_DESCRIPTION",
+    "URL_PATTERN",
     "WEB_FETCH_DESCRIPTION",
     "WIKIPEDIA_DESCRIPTION",
     "YOUTUBE_DESCRIPTION",
     "YOUTUBE_TRANSCRIPT_NOTE",
-    "CalculatorInput",
     "KeyedSearch",
-    "RetrieverInput",
-    "SearchInput",
-    "SummarizeInput",
-    "WebFetchInput",
-    "WikipediaInput",
-    "YoutubeInput",
-    "YoutubeTranscriptInput",
     "describe_search",
     "index_check",
     "index_names",
@@ -56,7 +49,7 @@ MAX_TEXT_CHARS = 100_000_000  # the most web.summarize_max_chars can be set to
 LANG_PATTERN = r"^[a-z]{2,3}(-[a-z]{1,12})?$"
 # No spaces, quotes, backslashes or control characters (escapes only, so both Python and the
 # ReAct grammar's regex engine read it the same way; see agents/grammar.py).
-_URL_PATTERN = r"^[^\x00-\x20\x22\x5c\x7f]+$"
+URL_PATTERN = r"^[^\x00-\x20\x22\x5c\x7f]+$"
 
 # --- calculator ---
 
@@ -66,22 +59,7 @@ CALCULATOR_DESCRIPTION = (
 )
 
 
-class CalculatorInput(BaseModel):
-    """Input of the calculator tool."""
-
-    expression: str = Field(
-        description='the arithmetic to compute, with numbers and + - * / ** ( ), e.g. "17 * 23"',
-        pattern=r"^[0-9(-][0-9 .,+*/()^%×÷xeE-]{0,299}$",
-    )
-
-
 # --- retriever ---
-
-
-class RetrieverInput(BaseModel):
-    """Arguments of the retriever tool."""
-
-    query: str = Field(min_length=1, max_length=2000, description="what to look for")
 
 
 def retriever_name(index: str, default: str) -> str:
@@ -119,22 +97,6 @@ def retriever_description(index: str) -> str:
 
 
 # --- web search ---
-
-
-class SearchInput(BaseModel):
-    """Arguments of the web search tools."""
-
-    query: str = Field(
-        min_length=1,
-        max_length=400,
-        description="what to search the web for: a few keywords or a short question",
-    )
-    max_results: int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_RESULTS,
-        description=f"how many results to list (1-{MAX_RESULTS}); omit for the default",
-    )
 
 
 def describe_search(engine: str, answer: str = "") -> str:
@@ -190,17 +152,6 @@ WEB_FETCH_DESCRIPTION = (
 )
 
 
-class WebFetchInput(BaseModel):
-    """Arguments of the web_fetch tool."""
-
-    url: str = Field(
-        min_length=1,
-        max_length=MAX_URL_LENGTH,
-        pattern=_URL_PATTERN,
-        description="the page's full http(s) URL, e.g. https://en.wikipedia.org/wiki/Ada_Lovelace",
-    )
-
-
 # --- summarize ---
 
 SUMMARIZE_DESCRIPTION = (
@@ -210,36 +161,6 @@ SUMMARIZE_DESCRIPTION = (
 )
 
 
-class SummarizeInput(BaseModel):
-    """Arguments of the summarize tool: exactly one of ``text`` and ``url``."""
-
-    text: str | None = Field(
-        default=None,
-        max_length=MAX_TEXT_CHARS,
-        description="the text to summarize (null when giving a url)",
-    )
-    url: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="the http(s) address of a web page to summarize (null when giving text)",
-    )
-
-    @field_validator("text", "url", mode="before")
-    @classmethod
-    def _blank_is_absent(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SummarizeInput:
-        if self.text is None and self.url is None:
-            msg = "nothing to summarize: give the text in 'text', or a web page address in 'url'"
-            raise ValueError(msg)
-        if self.text is not None and self.url is not None:
-            msg = "give either 'text' or 'url', not both (set the other to null)"
-            raise ValueError(msg)
-        return self
-
-
 # --- wikipedia ---
 
 WIKIPEDIA_DESCRIPTION = (
@@ -247,22 +168,6 @@ WIKIPEDIA_DESCRIPTION = (
     "paragraph, and the titles of other matching articles. Use it for facts about people, "
     "places, things, events and ideas. Input: the topic."
 )
-
-
-class WikipediaInput(BaseModel):
-    """Arguments of the wikipedia tool."""
-
-    query: str = Field(
-        min_length=1,
-        max_length=300,
-        description='the topic to look up, such as "Marie Curie" or "speed of light"',
-    )
-    lang: str | None = Field(
-        default=None,
-        max_length=16,
-        pattern=LANG_PATTERN,
-        description="language edition such as en, de or fr (default: the configured one)",
-    )
 
 
 # --- youtube ---
@@ -276,39 +181,3 @@ YOUTUBE_TRANSCRIPT_NOTE = (
 )
 
 
-class YoutubeInput(BaseModel):
-    """Arguments of the youtube tool (transcripts off)."""
-
-    query: str = Field(
-        min_length=1,
-        max_length=300,
-        description='what to search for, such as "python tutorial"; "query, 3" asks for 3 videos',
-    )
-    max_results: int | None = Field(
-        default=None, ge=1, le=MAX_RESULTS, description="how many videos to list (default 5)"
-    )
-
-
-class YoutubeTranscriptInput(BaseModel):
-    """Arguments of the youtube tool when transcripts are on: a search, or a transcript."""
-
-    query: str | None = Field(
-        default=None,
-        max_length=300,
-        description="what to search for (null when asking for a transcript)",
-    )
-    max_results: int | None = Field(
-        default=None, ge=1, le=MAX_RESULTS, description="how many videos to list (default 5)"
-    )
-    transcript_of: str | None = Field(
-        default=None,
-        max_length=200,
-        description="a video id or URL whose transcript to read (null to search)",
-    )
-
-    @model_validator(mode="after")
-    def _something_to_do(self) -> YoutubeTranscriptInput:
-        if not (self.query or "").strip() and not (self.transcript_of or "").strip():
-            msg = "give a search query, or a video id or URL in transcript_of"
-            raise ValueError(msg)
-        return self

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from tooldeck.tools.builtin.arguments import RetrieverInput
 from tooldeck.tools.builtin.declarations import (
-    RetrieverInput,
     index_check,
     index_names,
     retriever_description,

@@ -18,11 +18,8 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel
 
 from tooldeck.plugins import Register
-from tooldeck.tools.builtin.declarations import (
-    MAX_TEXT_CHARS,
-    SUMMARIZE_DESCRIPTION,
-    SummarizeInput,
-)
+from tooldeck.tools.builtin.arguments import SummarizeInput
+from tooldeck.tools.builtin.declarations import MAX_TEXT_CHARS, SUMMARIZE_DESCRIPTION
 from tooldeck.tools.builtin.web_common import (
     HTML_TYPES,
     WEB_PAGE,

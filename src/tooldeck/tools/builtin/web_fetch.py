@@ -24,11 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tooldeck.config_schema import WebConfig
 from tooldeck.errors import NetworkError
 from tooldeck.plugins import Register
-from tooldeck.tools.builtin.declarations import (
-    MAX_URL_LENGTH,
-    WEB_FETCH_DESCRIPTION,
-    WebFetchInput,
-)
+from tooldeck.tools.builtin.arguments import WebFetchInput
+from tooldeck.tools.builtin.declarations import MAX_URL_LENGTH, WEB_FETCH_DESCRIPTION
 from tooldeck.tools.builtin.web_common import (
     HTML_TYPES,
     WEB_PAGE,

@@ -22,11 +22,8 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel
 
 from tooldeck.plugins import Register
-from tooldeck.tools.builtin.declarations import (
-    LANG_PATTERN,
-    WIKIPEDIA_DESCRIPTION,
-    WikipediaInput,
-)
+from tooldeck.tools.builtin.arguments import WikipediaInput
+from tooldeck.tools.builtin.declarations import LANG_PATTERN, WIKIPEDIA_DESCRIPTION
 from tooldeck.tools.builtin.web_common import (
     Service,
     bound_s,

@@ -28,12 +28,11 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel
 
 from tooldeck.plugins import Register
+from tooldeck.tools.builtin.arguments import YoutubeInput, YoutubeTranscriptInput
 from tooldeck.tools.builtin.declarations import (
     MAX_RESULTS,
     YOUTUBE_DESCRIPTION,
     YOUTUBE_TRANSCRIPT_NOTE,
-    YoutubeInput,
-    YoutubeTranscriptInput,
 )
 from tooldeck.tools.builtin.web_common import (
     MAX_CONNECT_S,

@@ -13,7 +13,8 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
 from tooldeck.config_schema import WebConfig
-from tooldeck.tools.builtin.declarations import MAX_RESULTS, SearchInput
+from tooldeck.tools.builtin.arguments import SearchInput
+from tooldeck.tools.builtin.declarations import MAX_RESULTS
 
 __all__ = ["MAX_RESULTS", "SearchInput", "WebSearchTool", "search_example"]
 
