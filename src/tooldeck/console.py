@@ -260,10 +260,10 @@ def print_tools(registry: ToolRegistry, *, as_json: bool = False) -> None:
         as_json: Print a JSON list of ``{name, plugin, description, availability, kind,
             args_schema}`` instead of the table.
     """
-    rows = [(entry, entry.availability) for entry in registry.entries()]
     if as_json:
-        print_json([_tool_json(entry, availability) for entry, availability in rows])
+        print_json([_tool_json(entry) for entry in registry.entries()])
     else:
+        rows = [(entry, entry.availability) for entry in registry.entries()]
         table = Table(box=None)
         for header in ("name", "plugin", "description", "availability"):
             table.add_column(header, overflow="fold")
@@ -280,14 +280,17 @@ def print_tools(registry: ToolRegistry, *, as_json: bool = False) -> None:
         _err.print(f"[yellow]plugin {name!r} disabled: {escape(scrub(reason))}[/yellow]")
 
 
-def _tool_json(entry: ToolEntry, availability: str) -> dict[str, Any]:
-    schema = entry.tool.tool_call_schema
-    args = schema if isinstance(schema, dict) else schema.model_json_schema()  # type: ignore[union-attr]
+def _tool_json(entry: ToolEntry) -> dict[str, Any]:
+    """One tool as JSON, from its declaration when it has one (listing builds no tool)."""
+    try:
+        args: dict[str, Any] | None = entry.args_json_schema()
+    except Exception:  # a broken declaration: its availability says why
+        args = None
     return {
         "name": entry.name,
         "plugin": entry.plugin,
-        "description": entry.tool.description,
-        "availability": availability,
+        "description": entry.description,
+        "availability": entry.availability,
         "kind": entry.kind,
         "args_schema": args,
     }
