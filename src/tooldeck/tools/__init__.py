@@ -1,4 +1,5 @@
-"""Tools: the registry, the built-in tools, preselection, and the guarded runner."""
+"""Tools: the registry, lazy declarations (``spec``), the built-in tools, preselection, and the
+guarded runner."""
 
 from __future__ import annotations
 
