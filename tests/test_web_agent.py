@@ -12,7 +12,6 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -183,18 +182,10 @@ def test_the_embedded_model_reads_a_page_named_in_the_question(
     )
 
     assert result["model"] == "local:SmolLM2-135M-Instruct-Q4_1"
-    assert result["answer"]
     fetches = [s for s in result["steps"] if s["tool"] == "web_fetch"]
-    assert fetches, result["steps"]
+    assert fetches, f"web_fetch was not called (was it offered?): {result}"
     first = fetches[0]
-    assert set(first["tool_input"]) == {"url"}  # the grammar keeps the input to the schema
-    asked = urlsplit(first["tool_input"]["url"])
-    assert (asked.netloc, asked.path) == (f"127.0.0.1:{site.port}", "/article")
-    if asked.scheme != "http":
-        # SmolLM2-135M writes https:// for the http:// URL it was given (every run so far):
-        # the fetch fails, and the failure is an observation, not a crash.
-        assert first["observation"].startswith("Error: web_fetch"), first["observation"]
-        pytest.xfail(f"the 135M model rewrote the URL's scheme to {asked.scheme}://")
+    # the grammar narrows the URL argument to the URLs seen so far: the question's, exactly
+    assert first["tool_input"] == {"url": url}
     assert PAGE_TEXT in first["observation"]
-    if "lutz" not in result["answer"].lower():
-        pytest.xfail(f"the page was read but the 135M model answered {result['answer']!r}")
+    assert "lutz" in result["answer"].lower(), result

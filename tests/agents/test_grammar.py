@@ -19,8 +19,10 @@ from tooldeck.agents.grammar import (
     SeenUrls,
     find_urls,
     json_value_rule,
+    react_answer_grammar,
     react_grammar,
     self_ask_grammar,
+    takes_url,
     tool_args_schema,
 )
 from tooldeck.agents.react import ParsedAction, ParsedFinal, parse_react
@@ -284,3 +286,12 @@ def test_find_urls_and_seen_urls() -> None:
         seen.add(f"https://n.example/{i}")
     assert len(seen.urls) == URL_CHOICES_CAP and seen.urls[0] == SEEN
     assert seen.urls[-1] == f"https://n.example/{2 * URL_CHOICES_CAP - 1}"
+
+
+def test_takes_url_and_the_answer_grammar() -> None:
+    assert takes_url(fetch_page) and takes_url(many_urls)
+    assert not takes_url(echo) and not takes_url(search)
+    grammar = react_answer_grammar()
+    assert grammar_accepts(grammar, "Thought: I know the answer\nFinal Answer: 42")
+    assert not grammar_accepts(grammar, "Thought: hmm\nFinal Answer: 42")
+    assert not grammar_accepts(grammar, act("echo", '{"text": "hi"}'))

@@ -146,3 +146,33 @@ def test_url_arguments_are_free_when_no_url_was_seen() -> None:
     _, calls = drive_loop(loop, [final("done")])
     grammar = calls[0].options["grammar"]
     assert grammar_accepts(grammar, react("t", "fetch", '{"url": "https://example.com/"}'))
+
+
+def test_a_url_in_the_question_is_read_before_answering() -> None:
+    page = "http://127.0.0.1:8123/article"
+    step = react("read it", "fetch", f'{{"url": "{page}"}}')
+    loop = react_loop(f"What does {page} say?", [fetch], Limits(max_steps=3), use_grammar=True)
+    _, calls = drive_loop(loop, [step, final("done")])
+    first, second = (c.options["grammar"] for c in calls)
+    assert not grammar_accepts(first, final("it says nothing"))
+    assert grammar_accepts(first, step)
+    assert grammar_accepts(second, final("done"))
+
+
+def test_no_read_first_without_a_url_tool_or_without_a_url() -> None:
+    for question, tools in (("What does http://127.0.0.1:9/ say?", [search]),
+                            ("How big is Paris?", [fetch])):  # fmt: skip
+        loop = react_loop(question, tools, Limits(), use_grammar=True)
+        _, calls = drive_loop(loop, [final("x")])
+        assert grammar_accepts(calls[0].options["grammar"], final("x"))
+
+
+def test_the_question_is_restated_after_each_observation() -> None:
+    loop = react_loop("How many people live in Paris?", [search], Limits(), use_grammar=False)
+    _, calls = drive_loop(loop, [REPEAT_REACT[0], final("2.1 million")])
+    text = calls[1].messages[-1].content
+    assert text.index(f"Observation: {PARIS}") < text.index("How many people live in Paris?")
+    long_question = "Why? " * 300
+    loop = react_loop(long_question, [search], Limits(), use_grammar=False)
+    _, calls = drive_loop(loop, [REPEAT_REACT[0], final("x")])
+    assert long_question.strip() not in calls[1].messages[-1].content

@@ -131,14 +131,27 @@ def test_time_limit(config: Any, registry: Any) -> None:
     assert "time limit" in result["answer"]
 
 
+class Events(BaseCallbackHandler):
+    """Collects the pipeline's custom events (tokens and steps)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        self.seen.append((name, data))
+
+
 def test_stream_yields_tokens_steps_and_final(config: Any, registry: Any) -> None:
+    from tooldeck.pipeline import STEP_EVENT, TOKEN_EVENT
+
     agent, _ = make(config, registry, [react("t", "echo", '{"text": "a"}'), final("b")])
-    events = list(agent.stream("go"))
-    kinds = [e["event"] for e in events]
-    assert kinds.count("step") == 1 and kinds[-1] == "final" and "token" in kinds
-    text = "".join(e["text"] for e in events if e["event"] == "token")
+    events = Events()
+    chunks = list(agent.stream("go", {"callbacks": [events]}))
+    assert [c["answer"] for c in chunks] == ["b"]
+    names = [name for name, _ in events.seen]
+    assert names.count(STEP_EVENT) == 1 and TOKEN_EVENT in names
+    text = "".join(data["text"] for name, data in events.seen if name == TOKEN_EVENT)
     assert "Action: echo" in text and "Final Answer: b" in text
-    assert events[-1]["result"]["answer"] == "b"
 
 
 async def test_ainvoke_and_astream(config: Any, registry: Any) -> None:
@@ -150,9 +163,12 @@ async def test_ainvoke_and_astream(config: Any, registry: Any) -> None:
     agent2, _ = make(
         config, registry, [react("t", "sleepy", '{"seconds": 5}'), final("z")], tool_timeout_s=0.2
     )
-    events = [e async for e in agent2.astream("zz")]
-    assert events[-1]["result"]["answer"] == "z"
-    steps = [e["step"] for e in events if e["event"] == "step"]
+    from tooldeck.pipeline import STEP_EVENT
+
+    seen = Events()
+    chunks = [c async for c in agent2.astream("zz", {"callbacks": [seen]})]
+    assert chunks[-1]["answer"] == "z"
+    steps = [data for name, data in seen.seen if name == STEP_EVENT]
     assert "timed out" in steps[0]["observation"]
 
 

@@ -113,9 +113,23 @@ async def test_async_and_stream(config: Any, registry: Any) -> None:
     agent, _ = make(config, registry, [call("echo", {"text": "z"}), AIMessage("ok")])
     result = await agent.ainvoke("echo z")
     assert result["steps"][0]["observation"] == "echo: z"
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from tooldeck.pipeline import STEP_EVENT
+
+    class Steps(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.seen: list[Any] = []
+
+        def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+            if name == STEP_EVENT:
+                self.seen.append(data)
+
     agent2, _ = make(config, registry, [call("echo", {"text": "y"}), AIMessage("ok")])
-    events = list(agent2.stream("echo y"))
-    assert [e["event"] for e in events] == ["step", "final"]
+    steps = Steps()
+    chunks = list(agent2.stream("echo y", {"callbacks": [steps]}))
+    assert [c["answer"] for c in chunks] == ["ok"]
+    assert [s["observation"] for s in steps.seen] == ["echo: y"]
 
 
 def test_non_transient_model_error_fails_the_run_once(config: Any, registry: Any) -> None:

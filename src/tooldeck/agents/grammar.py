@@ -44,10 +44,14 @@ STRING_CAP = 2000
 # Most items in an array argument when the tool's schema sets no maxItems.
 ARRAY_CAP = 30
 
+# The Thought before a final answer, as the ReAct prompt and its worked examples write it.
+ANSWER_THOUGHT = "I know the answer"
+
 # Most URLs a URL argument is narrowed to (the question's first, then the most recent).
 URL_CHOICES_CAP = 64
 
 __all__ = [
+    "ANSWER_THOUGHT",
     "ARRAY_CAP",
     "GRAMMAR_MAX_TOKENS",
     "STRING_CAP",
@@ -56,8 +60,10 @@ __all__ = [
     "find_urls",
     "grammar_schema",
     "json_value_rule",
+    "react_answer_grammar",
     "react_grammar",
     "self_ask_grammar",
+    "takes_url",
     "tool_args_schema",
     "with_url_choices",
 ]
@@ -214,6 +220,16 @@ def react_grammar(
     return "\n".join(lines) + "\n"
 
 
+def react_answer_grammar() -> str:
+    """The grammar of a ReAct step that must be the final answer.
+
+    Its Thought is the one the prompt teaches before an answer (:data:`ANSWER_THOUGHT`), so a
+    small model starts the answer the way its worked examples do instead of wandering.
+    """
+    head = _lit(f"Thought: {ANSWER_THOUGHT}\nFinal Answer: ")
+    return "\n".join([_HEADER, f"start: {head} LINE", _LINE]) + "\n"
+
+
 def self_ask_grammar(*, allow_follow_up: bool = True) -> str:
     """The grammar of one self-ask step: a follow-up question or the final answer.
 
@@ -302,6 +318,19 @@ def _url_choices(name: str, schema: Any, urls: Sequence[str]) -> Any:
         return schema
     choices = [url for url in urls if _fits(url, schema)]
     return {"type": "string", "enum": choices} if choices else schema
+
+
+def takes_url(tool: BaseTool) -> bool:
+    """Whether one of the tool's arguments is a URL (see the module docstring)."""
+    props = _raw_args_schema(tool).get("properties")
+    if not isinstance(props, dict):
+        return False
+    for name, sub in props.items():
+        branches = sub.get("anyOf") if isinstance(sub, dict) else None
+        options = branches if isinstance(branches, list) else [sub]
+        if any(_is_url_property(name, option) for option in options):
+            return True
+    return False
 
 
 def with_url_choices(schema: dict[str, Any], urls: Iterable[str]) -> dict[str, Any]:

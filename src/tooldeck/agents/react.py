@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tooldeck.agents.core import Limits, LoopGen, Step, single_arg_input
-from tooldeck.agents.grammar import GRAMMAR_MAX_TOKENS, react_grammar
+from tooldeck.agents.grammar import (
+    ANSWER_THOUGHT,
+    GRAMMAR_MAX_TOKENS,
+    find_urls,
+    react_answer_grammar,
+    react_grammar,
+    takes_url,
+)
 from tooldeck.agents.loop import Act, Answer, Malformed, Reading, prompt_id, run_loop
 from tooldeck.prompts import load_template, render
 
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from tooldeck.tools.examples import ToolExample
 
 __all__ = [
+    "RESTATE_MAX_CHARS",
     "STOP_SEQUENCES",
     "ParsedAction",
     "ParsedFinal",
@@ -35,6 +43,8 @@ __all__ = [
 ]
 
 STOP_SEQUENCES = ["\nObservation:", "Observation:"]
+# Longest question restated after each observation (see ReactProtocol.observe).
+RESTATE_MAX_CHARS = 1000
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=\n\s*(?:Action\s*:|Final Answer\s*:)|$)", re.S)
 _ACTION = re.compile(r"Action\s*:\s*(.*?)\s*\n\s*Action\s*Input\s*:\s*(.*)", re.S)
 _FINAL = re.compile(r"Final Answer\s*:\s*(.*)", re.S)
@@ -120,7 +130,7 @@ def _example_lines(tool: BaseTool, ex: ToolExample) -> list[str]:
         f"  Observation: {ex.observation}",
     ]
     if ex.answer is not None:
-        lines += ["  Thought: I know the answer", f"  Final Answer: {ex.answer}"]
+        lines += [f"  Thought: {ANSWER_THOUGHT}", f"  Final Answer: {ex.answer}"]
     return lines
 
 
@@ -171,6 +181,8 @@ class ReactProtocol:
         self.use_grammar = use_grammar
         self.max_examples, self.max_example_chars = max_examples, max_example_chars
         self._grammars: dict[tuple[str, ...], dict[str, Any]] = {}
+        # A question naming a URL that an offered tool can read: read before answering.
+        self._read_first = bool(find_urls(question)) and any(takes_url(t) for t in self.tools)
 
     def opening(self) -> list[BaseMessage]:
         """System prompt (tools and the worked examples for the question), history, question."""
@@ -203,22 +215,40 @@ class ReactProtocol:
         return Act(parsed.thought, tool, single_arg_input(tool, parsed.tool_input))
 
     def options(self, *, must_answer: bool, urls: Sequence[str]) -> dict[str, Any]:
-        """Stop sequences; or, on llama.cpp, the step grammar (URL arguments narrowed)."""
+        """Stop sequences; or, on llama.cpp, the step grammar (URL arguments narrowed).
+
+        With the grammar, a step that must answer may only answer; and while a URL named in
+        the question has not been read (no tool has run yet), the step may only act.
+        """
         if not self.use_grammar:
             return {"stop": STOP_SEQUENCES}
-        key = ("\x00final",) if must_answer else tuple(urls)
+        read_first = self._read_first and not must_answer
+        key = ("\x00final",) if must_answer else (str(read_first), *urls)
         if key not in self._grammars:
-            grammar = react_grammar(()) if must_answer else react_grammar(self.tools, urls=urls)
-            if len(self._grammars) >= 8:
+            if len(self._grammars) >= 8:  # a run's URLs only grow: old grammars are not reused
                 self._grammars.clear()
+            grammar = (
+                react_answer_grammar()
+                if must_answer
+                else react_grammar(self.tools, urls=urls, allow_final=not read_first)
+            )
             self._grammars[key] = {"grammar": grammar, "max_tokens": GRAMMAR_MAX_TOKENS}
         return dict(self._grammars[key])
 
     def observe(self, step: Step) -> BaseMessage:
-        """``Observation: ...`` with the nudge to answer."""
+        """``Observation: ...`` with the nudge to answer, then the question again.
+
+        Restating the question after a long observation keeps a small model on it (it answers
+        the question instead of summarizing the page); a very long question is not repeated.
+        """
         from langchain_core.messages import HumanMessage
 
-        return HumanMessage(render(self.tpl["observation"], observation=step.observation))
+        if step.tool is not None:
+            self._read_first = False
+        text = render(self.tpl["observation"], observation=step.observation)
+        if len(self.question) <= RESTATE_MAX_CHARS:
+            text += "\n" + render(self.tpl["question"], question=self.question)
+        return HumanMessage(text)
 
 
 def react_loop(
