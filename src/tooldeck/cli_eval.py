@@ -49,6 +49,9 @@ def _add_retrieval(evals: Any, common: argparse.ArgumentParser) -> None:
     ret.add_argument("--systems", default="tooldeck,dense,bm25",
                      help="comma-separated: tooldeck, dense, bm25")
     ret.add_argument("--embed-cache", help="SQLite file keeping document vectors between runs")
+    ret.add_argument("--fit-fusion", metavar="FILE",
+                     help="also fit the index's fusion weights across the sets (leave-one-set-"
+                     "out check in the report) and write them to FILE as JSON")
     ret.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -70,10 +73,19 @@ def _cmd_retrieval(args: argparse.Namespace, config: Config) -> int:
     data = Path(args.data) if args.data else None
     fixture = Path(args.fixture) if args.fixture else None
     sets = [load_set(name, data, fixture) for name in names]
+    trace: dict[str, list[dict[str, Any]]] | None = {} if args.fit_fusion else None
     report = run_retrieval(
-        config, sets, limit=args.limit, systems=systems,
+        config, sets, limit=args.limit, systems=systems, trace=trace,
         embed_cache=Path(args.embed_cache) if args.embed_cache else None,
         progress=(lambda line: print(line, file=sys.stderr)) if sys.stderr.isatty() else None)
+    if trace is not None:
+        from tooldeck.eval.fusion_fit import fit_fusion
+
+        fit = fit_fusion(trace)
+        Path(args.fit_fusion).write_text(json.dumps(
+            {"weights": fit["weights"], "note": fit["note"], "sets": fit["sets"]}, indent=2)
+            + "\n", encoding="utf-8")
+        report["fusion_fit"] = fit
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 

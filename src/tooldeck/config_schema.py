@@ -122,7 +122,14 @@ class RagConfig(_Strict):
 
     default_index: str = "docs"
     top_k: int = Field(default=5, ge=1, le=100)
-    rrf_k: int = Field(default=60, ge=1, le=10_000)
+    rrf_k: int | None = Field(
+        default=None, ge=1, le=10_000,
+        description="fusion constant k; None: the value fitted across sets (rag/fusion.json)",
+    )
+    lexical_weight: float | None = Field(
+        default=None, ge=0, le=100,
+        description="weight of the BM25 ranking against the vector ranking's 1; None: fitted",
+    )
     candidates: int = Field(default=50, ge=1, le=10_000)
     max_file_mb: float = Field(default=50.0, gt=0)
     lock_timeout_s: float = Field(default=30.0, ge=0)

@@ -20,7 +20,6 @@ from tooldeck.errors import (
 from tooldeck.rag import open_index
 from tooldeck.rag.index import index_generation, list_indexes, rrf_fuse
 from tooldeck.rag.lifecycle import write_lock
-from tooldeck.testing import ScriptedChatModel
 
 API = Path(__file__).resolve().parent.parent / "fixtures" / "api"
 
@@ -55,6 +54,15 @@ def test_search_finds_operation_function_and_doc(built: Any) -> None:
     assert built.search("how long are tokens valid", 1)[0].ref == "guide.md#authentication"
     only_rest = built.search("create a session", 5, {"kind": "rest"})
     assert only_rest and all(m.kind == "rest" for m in only_rest)
+
+
+def test_index_links_functions_and_operations(built: Any) -> None:
+    found = {m.ref: m for m in built.search("terminate a running session", 5)}
+    op, fn = found["DELETE /session/{session_id}"], found["ComputeSession.terminate"]
+    assert op.metadata["functions"] == "ComputeSession.terminate"
+    assert fn.metadata["operations"] == "DELETE /session/{session_id}"
+    assert "client: ComputeSession.terminate" in op.text  # searched, not shown
+    assert "client:" not in op.context and "words:" not in op.context
 
 
 def test_reindex_is_incremental_and_deletes(config: Any, built: Any, corpus: Path) -> None:
@@ -163,21 +171,6 @@ def test_cli_index_and_ask(config: Any, corpus: Path, tmp_path: Path, capsys: An
     assert code == 2 and "1,000,000 characters long; the limit is 100,000" in err
     code, _, err = _cli(["index", "bad/name", str(corpus)], capsys)
     assert code == 2 and "not allowed" in err
-
-
-def test_ask_with_a_model_cites_the_chosen_block(built: Any) -> None:
-    from tooldeck.rag.answer import ask
-
-    model = ScriptedChatModel(responses=["[2] Call it with the image to run."])
-    result = ask(built, "how do I start a new compute session?", 3, model)
-    assert result.chosen == 1
-    assert result.answer.startswith("Call it with the image to run.")
-    assert result.matches[1].ref in result.answer and result.answer.endswith("[2]")
-    prompt = str(model.calls[0])
-    assert "[1]" in prompt and "[3]" in prompt
-    none = ask(built, "what is the capital of France?", 3,
-               ScriptedChatModel(responses=["[0] The context does not contain the answer."]))
-    assert none.chosen is None and "do not contain an answer" in none.answer
 
 
 def test_rag_chain_and_retriever_tool(config: Any, built: Any) -> None:

@@ -336,4 +336,12 @@ def format_report(report: dict[str, Any]) -> str:
                 for s in systems}
         cells = ["mean", "", ""] + [f"{mean[s][c]:.1f}" for s in systems for c in cols]
         lines.append("| " + " | ".join(cells + [""] * len(systems)) + " |")
+    fit = report.get("fusion_fit")
+    if fit:
+        lines += ["", f"fusion fitted: {fit['weights']}; mean of top-1 and recall@5 per set:", "",
+                  "| held-out set | setting fitted on the others | held-out score | plain RRF "
+                  "(1, 60) | fitted on all |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {row['held_out_setting']} | {row['held_out_score']:.1f} | "
+                  f"{row['fixed_rrf_score']:.1f} | {row['fitted_score']:.1f} |"
+                  for name, row in fit["sets"].items()]
     return "\n".join(lines)

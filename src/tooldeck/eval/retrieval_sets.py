@@ -26,8 +26,8 @@ from typing import Any
 from tooldeck.errors import InputError
 
 __all__ = [
-    "FIXTURE_DIR", "FIXTURE_QUERIES", "SET_NAMES", "Doc", "Part", "Query", "RetrievalSet", "load_set", "rest_label",
-    "sample",
+    "FIXTURE_DIR", "FIXTURE_QUERIES", "SET_NAMES", "Doc", "Part", "Query", "RetrievalSet",
+    "label_of_ref", "load_set", "rest_label", "sample",
 ]
 
 SET_NAMES = ("apibench-hf", "apibench-tf", "restbench-tmdb", "restbench-spotify", "toolbench",

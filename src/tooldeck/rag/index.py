@@ -1,4 +1,12 @@
-"""The hybrid index: Chroma vectors plus SQLite FTS5 BM25 over the same chunks, fused by RRF.
+"""The hybrid index: Chroma vectors plus SQLite FTS5 BM25 over the same chunks, fused.
+
+Fusion is weighted reciprocal rank fusion, ``lexical_weight / (k + BM25 rank) + 1 / (k +
+vector rank)``, with the weight and ``k`` fitted across several API sets (leave-one-set-out
+checked; ``tooldeck eval retrieval --fit-fusion``) and shipped as data in ``rag/fusion.json``;
+``rag.lexical_weight`` and ``rag.rrf_k`` override them. The BM25 side also hears the HTTP
+methods a question's verbs ask for (``kill`` -> ``delete``, :mod:`tooldeck.rag.identifiers`).
+When a spec and its client code are indexed together, functions and the operations they call
+are linked (:mod:`tooldeck.rag.links`) before anything is written.
 
 One folder per named index, ``data_dir/indexes/NAME``, holding builds (see
 :mod:`tooldeck.rag.lifecycle` for the layout, the write lock and how a build is published)::
@@ -18,6 +26,7 @@ never see a part. No pickle anywhere: SQLite rows, JSON metadata, Chroma's own f
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +42,7 @@ from tooldeck.errors import (
     ToolDeckError,
 )
 from tooldeck.rag import lifecycle, writer
+from tooldeck.rag.identifiers import method_words
 from tooldeck.rag.lifecycle import index_generation, index_path, list_indexes
 from tooldeck.rag.store import ChunkStore
 from tooldeck.rag.writer import IndexStats
@@ -43,8 +53,8 @@ if TYPE_CHECKING:
     from tooldeck.config import IndexConfig, RagConfig
 
 __all__ = [
-    "HybridIndex", "IndexStats", "Match", "index_generation", "index_path", "list_indexes",
-    "rrf_fuse",
+    "HybridIndex", "IndexStats", "Match", "fitted_fusion", "fusion_settings", "index_generation",
+    "index_path", "list_indexes", "rrf_fuse",
 ]
 
 
@@ -77,13 +87,35 @@ class Match:
         return str(self.metadata.get("source", ""))
 
 
-def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
-    """Reciprocal rank fusion: ``sum(1 / (k + rank))`` over the rankings (rank from 1)."""
+def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60,
+             weights: Sequence[float] | None = None) -> dict[str, float]:
+    """Weighted reciprocal rank fusion: ``sum(w / (k + rank))`` over the rankings (rank from 1).
+
+    ``weights`` default to 1 for every ranking.
+    """
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        weight = 1.0 if weights is None else weights[i]
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return scores
+
+
+@functools.cache
+def fitted_fusion() -> tuple[float, int]:
+    """``(lexical_weight, k)`` fitted across sets, from the package's ``rag/fusion.json``."""
+    import json
+    from importlib import resources
+
+    data = json.loads(resources.files("tooldeck.rag").joinpath("fusion.json").read_text("utf-8"))
+    return float(data["weights"]["lexical_weight"]), int(data["weights"]["k"])
+
+
+def fusion_settings(rag: RagConfig) -> tuple[float, int]:
+    """The ``(lexical_weight, k)`` in use: the config's where set, else the fitted ones."""
+    weight, k = fitted_fusion()
+    return (weight if rag.lexical_weight is None else rag.lexical_weight,
+            k if rag.rrf_k is None else rag.rrf_k)
 
 
 def _chroma_where(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -310,6 +342,7 @@ class HybridIndex:
                 self._unreadable(exc, warn)
                 return None
         plan = writer.plan_update(files, self.store.files(), config, self.rag, prune, warn)
+        self._link(plan, stored=True)
         writer.refuse_empty(plan, self.store, self.name, paths)
         stats = writer.apply_plan(self.store, self.collection, self._embed, plan, progress)
         stats.repaired = repaired
@@ -320,6 +353,21 @@ class HybridIndex:
             lifecycle.publish(self.dir, build)  # a new generation: readers reopen
             self._open_published()
         return stats
+
+    def _link(self, plan: writer.Plan, stored: bool) -> None:
+        """Link the planned functions to the operations they call (:mod:`tooldeck.rag.links`).
+
+        With ``stored``, operations already in the published build count too.
+        """
+        from tooldeck.rag.links import link_chunks
+
+        if not plan.changed:
+            return
+        skip = {str(path) for path, _, _ in plan.changed} | set(plan.removed)
+        ops = self.store.operations(skip) if stored else []
+        linked = link_chunks([chunks for _, _, chunks in plan.changed], ops)
+        plan.changed = [(path, digest, chunks) for (path, digest, _), chunks
+                        in zip(plan.changed, linked, strict=True)]
 
     def _unreadable(self, exc: Exception, warn: Callable[[str], None] | None) -> None:
         """A published build that cannot be read is built anew (re-raise anything else)."""
@@ -336,6 +384,7 @@ class HybridIndex:
     ) -> IndexStats:
         """Write a build from scratch beside the published one; publish it when complete."""
         plan = writer.plan_update(files, {}, config, self.rag, True, warn)
+        self._link(plan, stored=False)
         writer.refuse_empty(plan, None, self.name, paths)
         self._release()
         self.build = lifecycle.new_build(self.dir)
@@ -358,7 +407,7 @@ class HybridIndex:
     def search(
         self, question: str, k: int | None = None, filters: Mapping[str, Any] | None = None
     ) -> list[Match]:
-        """The ``k`` best chunks for ``question``: BM25 and vector rankings fused by RRF.
+        """The ``k`` best chunks for ``question``: BM25 and vector rankings, weighted RRF.
 
         Raises:
             EmptyIndexError: the index holds no chunks.
@@ -372,7 +421,8 @@ class HybridIndex:
             )
         n = max(self.rag.candidates, k)  # Chroma returns fewer when it holds fewer
         lexical, vector, similarity = self.rankings(question, n, filters)
-        scores = rrf_fuse([lexical, vector], self.rag.rrf_k)
+        weight, rrf_k = fusion_settings(self.rag)
+        scores = rrf_fuse([lexical, vector], rrf_k, [weight, 1.0])
         best = sorted(scores, key=lambda i: -scores[i])
         chunks = self.store.get(best[: k * 3])
         lex_rank = {cid: r for r, cid in enumerate(lexical, start=1)}
@@ -396,7 +446,8 @@ class HybridIndex:
         The two retrievals are independent: BM25 runs in SQLite (no GIL) on a worker thread
         while this one embeds the question (BLAS, no GIL) and asks Chroma.
         """
-        lexical_job = self._workers().submit(self.store.bm25, question, n, filters)
+        words = " ".join(method_words(question))  # "kill the session" meets "DELETE /session"
+        lexical_job = self._workers().submit(self.store.bm25, f"{question} {words}", n, filters)
         vector, similarity = self._vector_ids(question, n, filters)
         return lexical_job.result(), vector, similarity
 

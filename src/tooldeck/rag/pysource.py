@@ -1,7 +1,11 @@
 """Python source to one ``Document`` per public function, class and method.
 
-Each document holds the qualified name, the signature, the docstring and the code (cut at
-``max_code_chars``). The file is parsed with :mod:`ast`, never imported or run.
+Each document holds the qualified name, the signature, the docstring and the
+code (cut at ``max_code_chars``); ``metadata["words"]`` holds the words of the name, which the
+splitter adds to the indexed text. The file is parsed with :mod:`ast`, never imported or run.
+A function or method that builds request paths (``client.post("/session", ...)``,
+``f"/session/{sid}"``) lists them in ``metadata["paths_called"]`` (``METHOD /path`` per line, ``*``
+when the method is not seen), so the index can link it to the operations it calls.
 
 Code is cut from the source through a table of lines built once: ``ast.get_source_segment``
 splits the whole file again, character by character, for every symbol, which made a 32 kB file
@@ -17,6 +21,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from tooldeck.errors import LoaderError
+from tooldeck.rag.identifiers import identifier_words
 
 __all__ = ["python_documents"]
 
@@ -78,9 +83,60 @@ def _example(name: str, node: ast.FunctionDef | ast.AsyncFunctionDef, skip_self:
     return f"{prefix}{name}({', '.join(parts)})"
 
 
+_HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+_MAX_CALLS = 20
+
+
+def _path_of(node: ast.expr) -> str | None:
+    """A literal that looks like a URL path: ``"/session"``, ``f"/session/{sid}"`` (as ``{}``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        text = "".join(v.value if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                       else "{}" for v in node.values)
+    else:
+        return None
+    if "://" in text:  # a full URL: its path
+        text = "/" + text.split("://", 1)[1].partition("/")[2]
+    text = text.split("?", 1)[0]
+    if not text.startswith("/") or len(text) > 300 or any(c.isspace() for c in text):
+        return None
+    return text
+
+
+def _calls(node: ast.AST) -> str:
+    """The requests a function's body makes: ``METHOD /path`` per line (``*`` when unknown).
+
+    A path literal that is the first argument of ``x.get(...)`` / ``x.post(...)`` and alike
+    takes that method; ``x.request("PUT", "/path")`` takes its first argument.
+    """
+    found: dict[str, None] = {}
+    methods: dict[int, str] = {}
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call) or not sub.args:
+            continue
+        name = sub.func.attr if isinstance(sub.func, ast.Attribute) else getattr(
+            sub.func, "id", "")
+        first = sub.args[0]
+        if name.lower() in _HTTP_VERBS:
+            methods[id(first)] = name.upper()
+        elif (name.lower() == "request" and len(sub.args) > 1 and isinstance(first, ast.Constant)
+              and isinstance(first.value, str)):
+            methods[id(sub.args[1])] = first.value.upper()
+    inner = {id(v) for sub in ast.walk(node) if isinstance(sub, ast.JoinedStr)
+             for v in sub.values}  # the pieces of an f-string are not paths of their own
+    for sub in ast.walk(node):
+        if (isinstance(sub, ast.Constant | ast.JoinedStr) and id(sub) not in inner
+                and len(found) < _MAX_CALLS):
+            path = _path_of(sub)
+            if path is not None:
+                found[f"{methods.get(id(sub), '*')} {path}"] = None
+    return "\n".join(found)
+
+
 def _doc(
     source: str, module: str, qualname: str, kind_word: str, signature: str, docstring: str,
-    code: str, example: str, line: int,
+    code: str, example: str, line: int, node: ast.AST | None = None,
 ) -> Document:
     if len(code) > _MAX_CODE:
         code = code[:_MAX_CODE] + "\n# ... (cut)"
@@ -88,10 +144,17 @@ def _doc(
     if docstring:
         text += docstring.strip() + "\n"
     text += "\n" + code
-    return Document(page_content=text, metadata={
+    metadata = {
         "source": source, "kind": "function", "ref": qualname, "title": f"{qualname}{signature}",
         "module": module, "signature": signature, "example": example, "line": line,
-    })
+        "words": identifier_words(qualname),
+    }
+    if docstring.strip():
+        metadata["summary"] = docstring.strip().split("\n\n", 1)[0].replace("\n", " ")[:300]
+    calls = _calls(node) if node is not None and kind_word in ("def", "method") else ""
+    if calls:
+        metadata["paths_called"] = calls
+    return Document(page_content=text, metadata=metadata)
 
 
 def python_documents(text: str, source: str) -> list[Document]:
@@ -113,7 +176,7 @@ def python_documents(text: str, source: str) -> list[Document]:
             sig = _signature(node, skip_self=False)
             docs.append(_doc(source, module, node.name, "def", sig, ast.get_docstring(node) or "",
                              lines.segment(node, _MAX_CODE + 1),
-                             _example(node.name, node, False), node.lineno))
+                             _example(node.name, node, False), node.lineno, node))
         elif isinstance(node, ast.ClassDef) and public:
             init = next((n for n in node.body if isinstance(n, ast.FunctionDef)
                          and n.name == "__init__"), None)
@@ -135,7 +198,7 @@ def python_documents(text: str, source: str) -> list[Document]:
                         ast.get_docstring(item) or "", lines.segment(item, _MAX_CODE + 1),
                         _example(qual if is_static or _is_classmethod(item)
                                  else f"{node.name[0].lower()}{node.name[1:]}.{item.name}",
-                                 item, not is_static), item.lineno,
+                                 item, not is_static), item.lineno, item,
                     ))
     return docs
 

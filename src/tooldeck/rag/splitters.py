@@ -5,7 +5,15 @@
   ``chunk_overlap`` characters of whole sentences or words.
 - ``parent-child``: each document is cut into parents of ``parent_size``, each parent into
   children of ``chunk_size``; children are searched and the parent is what a search returns.
-- ``none``: one chunk per document (an API operation, a function, a record).
+- ``none``: one chunk per document.
+
+Whatever the splitter, an API operation, a function or class, and a JSON/YAML record stay one
+chunk each: a search then finds the operation or function itself, never a slice of its
+parameters or code (cut pieces of one function competed with each other and with the
+operation they call). Such a chunk's indexed text is the document's first
+``metadata["index_chars"]`` characters when the loader says so (an operation's head, not its
+schema), with a ``words:`` line of ``metadata["words"]`` under its first line; its context,
+what a search returns, is the whole document.
 
 A word longer than ``chunk_size`` (a URL, a hash) stays whole in its own chunk, unless it is
 over four times the size, when it is cut (in one pass: cutting the head off a 5 MB word again
@@ -23,7 +31,7 @@ from langchain_core.documents import Document
 
 from tooldeck.config import IndexConfig
 
-__all__ = ["Chunk", "split_documents", "split_text"]
+__all__ = ["Chunk", "rechunk", "split_documents", "split_text", "with_line"]
 
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n+|\n(?=\s*[-*#>|]|\s*\d+[.)]\s)")
 
@@ -121,6 +129,40 @@ def _chunk_id(source: str, ordinal: str, text: str) -> str:
     return hashlib.sha256(f"{source}\x00{ordinal}\x00{text}".encode()).hexdigest()[:32]
 
 
+def _whole(metadata: dict[str, Any]) -> bool:
+    """Whether a document is one unit (an operation, a symbol, a record): never split."""
+    return metadata.get("kind") in ("rest", "function") or "record" in metadata
+
+
+def _words_line(metadata: dict[str, Any]) -> str:
+    words = str(metadata.get("words") or "")
+    return f"words: {words}" if words else ""
+
+
+def with_line(text: str, line: str) -> str:
+    """``text`` with ``line`` after its first line and any ``words:`` / link lines under it.
+
+    That is near the top, where the embedder reads (it keeps a text's first 256 word pieces),
+    and out of what a search returns (the chunk's context stays the document as written).
+    """
+    if not line:
+        return text
+    lines = text.split("\n")
+    at = 1
+    while at < min(len(lines), 6) and lines[at].startswith(("words: ", "calls: ", "client: ")):
+        at += 1
+    return "\n".join([*lines[:at], line, *lines[at:]])
+
+
+def rechunk(chunk: Chunk, line: str, metadata: dict[str, Any]) -> Chunk:
+    """``chunk`` with ``line`` added to its indexed text (see :func:`with_line`), new metadata
+    and the id that goes with the new text; its context (what a search returns) is kept."""
+    text = with_line(chunk.text, line)
+    ordinal = f"{metadata.get('doc_index', 0)}.{metadata.get('chunk_index', 0)}"
+    new_id = _chunk_id(str(metadata.get("source", "")), ordinal, text)
+    return Chunk(new_id, text, chunk.context, metadata)
+
+
 def split_documents(docs: list[Document], config: IndexConfig) -> list[Chunk]:
     """Split the documents of one file into chunks as ``config`` says."""
     chunks: list[Chunk] = []
@@ -128,8 +170,10 @@ def split_documents(docs: list[Document], config: IndexConfig) -> list[Chunk]:
         meta = dict(doc.metadata)
         source = str(meta.get("source", ""))
         text = doc.page_content
-        if config.splitter == "none":
-            pieces = [(text, text)]
+        if config.splitter == "none" or _whole(meta):
+            head = meta.get("index_chars")
+            indexed = text[:head].rstrip() if isinstance(head, int) and 0 < head else text
+            pieces = [(with_line(indexed, _words_line(meta)), text)]
         elif config.splitter == "parent-child":
             pieces = [(child, parent) for parent in split_text(text, config.parent_size)
                       for child in split_text(parent, config.chunk_size, config.chunk_overlap)]

@@ -345,6 +345,13 @@ class ChunkStore:
             args = (fts_query(words), *params, limit)
             return [r[0] for r in self.db.execute(sql, args)]
 
+    def operations(self, skip: set[str], limit: int = 200_000) -> list[dict[str, Any]]:
+        """Metadata of the REST operations stored, leaving out the files in ``skip``."""
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT source, metadata FROM chunks WHERE kind = 'rest' LIMIT ?", (limit,))
+            return [json.loads(meta) for source, meta in rows if source not in skip]
+
     def get(self, ids: Iterable[str]) -> dict[str, StoredChunk]:
         """Chunks by id."""
         wanted = list(ids)
