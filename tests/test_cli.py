@@ -326,3 +326,21 @@ def test_debug_logs(
     assert "model tooldeck.testing:ScriptedChatModel (agent react) ready in" in text
     assert "tools offered: calculator" in text
     assert 'tool call calculator({"expression": "6*7"})' in text
+
+
+def test_run_prints_steps_and_tokens_from_the_pipeline_events(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    monkeypatch.setenv("TOOLDECK_MODEL__PROVIDER", "tooldeck.testing:ScriptedChatModel")
+    monkeypatch.setenv(
+        "TOOLDECK_MODEL__KWARGS",
+        '{"responses": ["Thought: t\\nAction: calculator\\nAction Input: '
+        '{\\"expression\\": \\"6*7\\"}", "Thought: ok\\nFinal Answer: 42"]}',
+    )
+    monkeypatch.setenv("TOOLDECK_DATA_DIR", str(tmp_path))
+    assert main(["run", "What is 6 * 7?"]) == 0
+    out = capsys.readouterr().out
+    action, observation, answer = (
+        out.index("Action: calculator"), out.index("Observation: 42"), out.index("Final Answer: 42")
+    )
+    assert action < observation < answer
