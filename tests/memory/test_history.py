@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import warnings
 from pathlib import Path
 
 import pytest
 from langchain_core._api import LangChainDeprecationWarning
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, messages_to_dict
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
@@ -62,11 +63,19 @@ def test_a_version_1_database_is_upgraded_in_place(
         patch.setattr(store_module, "_MIGRATIONS", store_module._MIGRATIONS[:1])
         patch.setattr(store_module, "SCHEMA_VERSION", 1)
         old = MemoryStore(tmp_path)
-        old.add_messages("s", [HumanMessage("q", id="h"), AIMessage("a", id="a")])
         assert old.schema_version() == 1
+    conn = sqlite3.connect(old.path)
+    with conn:  # rows as version 1 wrote them
+        conn.execute("INSERT INTO sessions VALUES ('s', 0, 0)")
+        for seq, message in enumerate([HumanMessage("q", id="h"), AIMessage("a", id="a")], 1):
+            data = json.dumps(messages_to_dict([message])[0])
+            conn.execute("INSERT INTO messages VALUES ('s', ?, ?, 0, ?)", (message.id, seq, data))
+    conn.close()
     new = MemoryStore(tmp_path)
     assert new.schema_version() == 2
     assert [m.content for m in new.get_messages("s")] == ["q", "a"]
+    assert new.get_index("s") == [(1, "h", "human"), (2, "a", "ai")]  # types filled in
+    assert new.turn_start_seq("s", 1) == 1
     assert new.set_summary("s", "asked q", 1)
     assert not new.set_summary("s", "older", 1)  # a summary never moves backwards
     new.put_vectors("s", "m", {"h": b"\x00" * 8, "missing": b"\x00" * 8})

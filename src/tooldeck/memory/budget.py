@@ -28,9 +28,11 @@ __all__ = [
     "MESSAGE_OVERHEAD",
     "CountTokens",
     "Turn",
+    "TurnRef",
     "approx_tokens",
     "excerpt",
     "fit_history",
+    "group_refs",
     "group_turns",
     "message_cost",
     "message_text",
@@ -86,22 +88,36 @@ class Turn:
         return "\n".join(f"{m.type}: {message_text(m)[:max_chars]}" for m in self.messages)
 
 
+@dataclass(frozen=True, slots=True)
+class TurnRef:
+    """Where a turn lies in the store, without its messages (see :func:`group_refs`)."""
+
+    first_seq: int
+    last_seq: int
+    key: str
+
+
+def _bounds(seqs: Sequence[int], types: Sequence[str]) -> list[tuple[int, int]]:
+    """``(first, last)`` list indices of each turn: a new turn starts at each human message."""
+    if not types:
+        return []
+    starts = [i for i, kind in enumerate(types) if i == 0 or kind == "human"]
+    return list(zip(starts, [*starts[1:], len(seqs)], strict=True))
+
+
 def group_turns(records: Sequence[StoredMessage]) -> list[Turn]:
     """Split a session's messages into turns: a new turn starts at each human message."""
-    turns: list[Turn] = []
-    current: list[StoredMessage] = []
-    for record in records:
-        if current and record.message.type == "human":
-            turns.append(_turn(current))
-            current = []
-        current.append(record)
-    if current:
-        turns.append(_turn(current))
-    return turns
+    bounds = _bounds([r.seq for r in records], [r.message.type for r in records])
+    return [
+        Turn(records[a].seq, records[b - 1].seq, tuple(r.message for r in records[a:b]))
+        for a, b in bounds
+    ]
 
 
-def _turn(records: list[StoredMessage]) -> Turn:
-    return Turn(records[0].seq, records[-1].seq, tuple(r.message for r in records))
+def group_refs(index: Sequence[tuple[int, str, str]]) -> list[TurnRef]:
+    """The same split over ``(seq, id, type)`` rows (:meth:`MemoryStore.get_index`)."""
+    bounds = _bounds([row[0] for row in index], [row[2] for row in index])
+    return [TurnRef(index[a][0], index[b - 1][0], index[a][1]) for a, b in bounds]
 
 
 def excerpt(text: str, max_tokens: int, count: CountTokens, note: str) -> str:

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING
 from tooldeck.memory.budget import (
     CountTokens,
     Turn,
+    TurnRef,
     approx_tokens,
     excerpt,
     fit_history,
+    group_refs,
     group_turns,
 )
 from tooldeck.memory.recall import Embed, Recall
@@ -126,26 +128,26 @@ class ConversationMemory:
         if not kinds or max_tokens <= 0:
             return []
         stored = self.store.get_summary(session) if "summary" in kinds else None
-        covered = stored.covered_seq if stored is not None else 0
+        recent = self._recent(session, stored.covered_seq if stored is not None else 0)
+        recalled: list[Turn] = []
         if "vector" in kinds:
-            turns = group_turns(self.store.get_records(session))
-        else:
-            start = 0
-            if "window" in kinds and self.config.window_turns:
-                start = self.store.turn_start_seq(session, self.config.window_turns)
-            turns = group_turns(self.store.get_records(session, after_seq=max(covered, start - 1)))
-        recent = self._recent([t for t in turns if t.first_seq > covered])
-        begin = recent[0].first_seq if recent else turns[-1].last_seq + 1 if turns else 0
-        older = [t for t in turns if t.first_seq < begin]
-        recalled = self._recalled(session, question, older) if "vector" in kinds else []
+            recalled = self._recalled(session, question, recent[0].first_seq if recent else None)
         summary = self._summary_message(stored.text) if stored and stored.text else None
         return fit_history(summary, recalled, recent, max_tokens, count, self._note)
 
-    def _recent(self, live: Sequence[Turn]) -> list[Turn]:
+    def _recent(self, session: str, covered: int) -> list[Turn]:
+        """The turns shown verbatim: reads only as far back as they go."""
         kinds = self.kinds
         if "window" in kinds:
-            return list(live[-self.config.window_turns :]) if self.config.window_turns else []
-        return list(live) if "summary" in kinds else []
+            k = self.config.window_turns
+            if k == 0:
+                return []
+            start = self.store.turn_start_seq(session, k)
+            after = max(covered, start - 1)
+            return group_turns(self.store.get_records(session, after_seq=after))[-k:]
+        if "summary" in kinds:
+            return group_turns(self.store.get_records(session, after_seq=covered))
+        return []
 
     def save(
         self,
@@ -220,14 +222,28 @@ class ConversationMemory:
             self._recall = Recall(self.store, self.embed, self._embed_model_id)
         return self._recall
 
-    def _recalled(self, session: str, question: str, older: Sequence[Turn]) -> list[Turn]:
+    def _recalled(self, session: str, question: str, before_seq: int | None) -> list[Turn]:
         recall = self._recaller()
         if recall is None:
             return []
-        found = recall.recall(session, question, older, self.config.vector_k)
-        prefix = str(memory_template()["recalled_prefix"])
+        refs = group_refs(self.store.get_index(session, before_seq=before_seq))
+        found = recall.recall(
+            session, question, refs, self.config.vector_k, lambda refs: self._fetch(session, refs)
+        )
+        prefix = memory_template()["recalled_prefix"]
         return [Turn(t.first_seq, t.last_seq, tuple(_marked(m, prefix) for m in t.messages))
-                for t in found]
+                for t in self._fetch(session, found)]
+
+    def _fetch(self, session: str, refs: Sequence[TurnRef]) -> list[Turn]:
+        """The turns ``refs`` point at, read from the store (one query per turn)."""
+        out: list[Turn] = []
+        for ref in refs:
+            records = self.store.get_records(
+                session, after_seq=ref.first_seq - 1, upto_seq=ref.last_seq
+            )
+            if records:
+                out.append(Turn(ref.first_seq, ref.last_seq, tuple(r.message for r in records)))
+        return out
 
 
 def _marked(message: BaseMessage, prefix: str) -> BaseMessage:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tooldeck.memory.budget import Turn
+    from tooldeck.memory.budget import Turn, TurnRef
     from tooldeck.memory.store import MemoryStore
 
 __all__ = ["Embed", "Recall", "from_blob", "to_blob"]
@@ -77,8 +77,14 @@ class Recall:
         self.store.put_vectors(session, self.model_id, blobs)
         return True
 
-    def recall(self, session: str, question: str, candidates: Sequence[Turn], k: int
-               ) -> list[Turn]:
+    def recall(
+        self,
+        session: str,
+        question: str,
+        candidates: Sequence[TurnRef],
+        k: int,
+        fetch: Callable[[Sequence[TurnRef]], list[Turn]],
+    ) -> list[TurnRef]:
         """The ``k`` candidate turns most similar to ``question``, most similar first.
 
         Args:
@@ -86,6 +92,7 @@ class Recall:
             question: This turn's question.
             candidates: The turns that may be recalled (older than the verbatim part).
             k: How many to recall.
+            fetch: Reads turns from the store (for the ones that have no vector yet).
         """
         import numpy as np
 
@@ -94,7 +101,7 @@ class Recall:
             return []
         vectors = self.store.get_vectors(session, self.model_id)
         missing = [t for t in candidates if t.key not in vectors][-MAX_BACKFILL:]
-        if missing and self.index(session, missing):
+        if missing and self.index(session, fetch(missing)):
             vectors = self.store.get_vectors(session, self.model_id)
         known = [t for t in candidates if t.key in vectors]
         if not known:
@@ -104,13 +111,12 @@ class Recall:
         except Exception as exc:  # best-effort, as in index()
             logger.warning("memory: embedding the question failed (%s); no recall", exc)
             return []
-        rows = [from_blob(vectors[t.key]) for t in known]
-        usable = [(t, r) for t, r in zip(known, rows, strict=True) if r.shape == query.shape]
+        usable = [t for t in known if len(vectors[t.key]) == 4 * query.shape[0]]
         if not usable:
             return []
-        matrix = np.stack([r for _, r in usable])
+        matrix = from_blob(b"".join(vectors[t.key] for t in usable)).reshape(len(usable), -1)
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         scores = matrix @ query / np.where(norms == 0, 1.0, norms)
         # most similar first; among equals, the more recent turn
         order = sorted(range(len(usable)), key=lambda i: (-float(scores[i]), -i))
-        return [usable[i][0] for i in order[:k]]
+        return [usable[i] for i in order[:k]]

@@ -42,6 +42,7 @@ from tooldeck.memory.records import (
     encode_message,
     validate_session_name,
 )
+from tooldeck.memory.schema import MIGRATIONS as _MIGRATIONS
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -67,42 +68,6 @@ _BUSY_RETRIES = 8
 _BACKOFF_BASE_S = 0.02
 _BACKOFF_CAP_S = 1.0
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # version 1
-    (
-        """CREATE TABLE sessions (
-            name       TEXT PRIMARY KEY,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        )""",
-        """CREATE TABLE messages (
-            session    TEXT    NOT NULL REFERENCES sessions(name) ON DELETE CASCADE,
-            id         TEXT    NOT NULL,
-            seq        INTEGER NOT NULL,
-            created_at REAL    NOT NULL,
-            data       TEXT    NOT NULL,
-            PRIMARY KEY (session, id)
-        )""",
-        "CREATE UNIQUE INDEX messages_by_session_seq ON messages(session, seq)",
-    ),
-    # version 2: the summary kind's running summary, the vector kind's embeddings
-    (
-        """CREATE TABLE summaries (
-            session     TEXT    PRIMARY KEY REFERENCES sessions(name) ON DELETE CASCADE,
-            text        TEXT    NOT NULL,
-            covered_seq INTEGER NOT NULL,
-            updated_at  REAL    NOT NULL
-        )""",
-        """CREATE TABLE vectors (
-            session TEXT NOT NULL,
-            id      TEXT NOT NULL,
-            model   TEXT NOT NULL,
-            vector  BLOB NOT NULL,
-            PRIMARY KEY (session, id),
-            FOREIGN KEY (session, id) REFERENCES messages(session, id) ON DELETE CASCADE
-        )""",
-    ),
-)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _T = TypeVar("_T")
@@ -285,7 +250,7 @@ class MemoryStore:
         """
         validate_session_name(session)
         encoded = [encode_message(m) for m in messages]  # sets a missing id on each message first
-        rows = [(str(m.id), data) for m, data in zip(messages, encoded, strict=True)]
+        rows = [(str(m.id), m.type, data) for m, data in zip(messages, encoded, strict=True)]
         if not rows:
             return
 
@@ -299,11 +264,11 @@ class MemoryStore:
             (seq,) = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session = ?", (session,)
             ).fetchone()
-            for message_id, data in rows:
+            for message_id, kind, data in rows:
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO messages (session, id, seq, created_at, data) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (session, message_id, seq + 1, now, data),
+                    "INSERT OR IGNORE INTO messages (session, id, seq, created_at, type, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (session, message_id, seq + 1, now, kind, data),
                 )
                 seq += cur.rowcount
 
@@ -320,12 +285,14 @@ class MemoryStore:
         """
         return [record.message for record in self.get_records(session)]
 
-    def get_records(self, session: str, *, after_seq: int = 0) -> list[StoredMessage]:
+    def get_records(self, session: str, *, after_seq: int = 0, upto_seq: int | None = None
+                    ) -> list[StoredMessage]:
         """Return a session's messages with their sequence numbers, oldest first.
 
         Args:
             session: The session name.
             after_seq: Only messages with a larger sequence number.
+            upto_seq: Only messages with this sequence number or a smaller one.
 
         Returns:
             The stored messages; a row that no longer decodes is skipped with a warning.
@@ -335,8 +302,9 @@ class MemoryStore:
         validate_session_name(session)
         rows: list[tuple[int, str, str]] = self._run(
             lambda conn: conn.execute(
-                "SELECT seq, id, data FROM messages WHERE session = ? AND seq > ? ORDER BY seq",
-                (session, after_seq),
+                "SELECT seq, id, data FROM messages WHERE session = ? AND seq > ? AND seq <= ? "
+                "ORDER BY seq",
+                (session, after_seq, upto_seq if upto_seq is not None else 2**62),
             ).fetchall(),
             write=False,
         )
@@ -347,6 +315,26 @@ class MemoryStore:
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("skipping unreadable message %s of %r: %s", message_id, session, exc)
         return out
+
+    def get_index(self, session: str, *, before_seq: int | None = None
+                  ) -> list[tuple[int, str, str]]:
+        """``(seq, id, type)`` of a session's messages, oldest first, without decoding them.
+
+        Args:
+            session: The session name.
+            before_seq: Only messages with a smaller sequence number.
+        """
+        validate_session_name(session)
+        limit = before_seq if before_seq is not None else 2**62
+        rows: list[tuple[int, str, str]] = self._run(
+            lambda conn: conn.execute(
+                "SELECT seq, id, type FROM messages "
+                "WHERE session = ? AND seq < ? ORDER BY seq",
+                (session, limit),
+            ).fetchall(),
+            write=False,
+        )
+        return [(int(seq), str(mid), str(kind)) for seq, mid, kind in rows]
 
     def turn_start_seq(self, session: str, turns: int) -> int:
         """The sequence number where the session's last ``turns`` turns begin.
@@ -365,7 +353,7 @@ class MemoryStore:
         row: tuple[int] | None = self._run(
             lambda conn: conn.execute(
                 "SELECT seq FROM messages WHERE session = ? "
-                "AND json_extract(data, '$.type') = 'human' "
+                "AND type = 'human' "
                 "ORDER BY seq DESC LIMIT 1 OFFSET ?",
                 (session, max(turns, 1) - 1),
             ).fetchone(),
