@@ -56,14 +56,17 @@ class _StepPrinter:
     """Prints the pipeline's token and step events as they arrive (made by :func:`_printer`)."""
 
     def __init__(self) -> None:
+        """Nothing printed yet."""
         self.streamed = False
         self.last = time.monotonic()
 
     def token(self, text: str) -> None:
+        """Print model output as it is decoded."""
         self.streamed = True
         _out.print(escape(text), end="", style="cyan")
 
     def step(self, step: dict[str, Any]) -> None:
+        """Print a finished step: its observation after streamed text, else the whole step."""
         from tooldeck.chains.formatter import format_step
 
         now = time.monotonic()
@@ -90,6 +93,7 @@ def _printer(printer: _StepPrinter) -> Any:
         raise_error = True
 
         def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+            """Print tooldeck's token and step events; ignore others."""
             if name == TOKEN_EVENT:
                 printer.token(str(data.get("text", "")))
             elif name == STEP_EVENT:
@@ -149,6 +153,7 @@ class _Conversation:
     """The chat's history: a stored session (``--session``) or a window kept in this process."""
 
     def __init__(self, agent: Pipeline, session: str | None) -> None:
+        """Keep the pipeline and the session (None: a window in this process)."""
         from tooldeck.memory.window import WindowMemory
 
         self.agent = agent

@@ -44,6 +44,7 @@ def event_handler(emit: Emit) -> Any:
 
     class Forward(BaseCallbackHandler):
         def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+            """Forward tooldeck's token and step events; ignore others."""
             if name == TOKEN_EVENT:
                 emit({"event": "token", "text": data.get("text", "")})
             elif name == STEP_EVENT:
