@@ -96,3 +96,10 @@ def test_the_tool_does_not_load_the_embedded_model(
     monkeypatch.setattr("tooldeck.models.get_chat_model", refuse)
     tool = {t.name: t for t in retriever_tools(index_config)}["retriever"]
     assert tool.invoke({"query": "create a new session"}).startswith("[1] ")
+
+
+def test_the_tool_says_when_nothing_is_close(index_config: Any) -> None:
+    tool = {t.name: t for t in retriever_tools(index_config)}["retriever"]
+    out = tool.invoke({"query": "what is the weather in Paris?"})
+    assert out.startswith("No passage in index 'docs' is close to") and "\n\n[1] " in out
+    assert not tool.invoke({"query": "create a new session"}).startswith("No passage")

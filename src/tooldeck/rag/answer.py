@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from tooldeck.rag.index import HybridIndex, Match
 
 __all__ = [
-    "AskResult", "ask", "choose_match", "language_notice", "match_summary", "render_block",
-    "shorten",
+    "AskResult", "ask", "choose_match", "language_notice", "match_summary", "nothing_close",
+    "render_block", "shorten",
 ]
 
 _CONTEXT_CHARS = 1500
@@ -281,10 +281,15 @@ def language_notice(embeddings: Any, question: str) -> str | None:
     return render(template_text("rag", "language"), share=f"{1 - share:.0%}")
 
 
+def nothing_close(lexical: bool, best_similarity: float) -> bool:
+    """Whether results match nothing: no word of the question in any of them (``lexical``
+    false) and none close in meaning (best cosine similarity under 0.2)."""
+    return not lexical and best_similarity < _MIN_SIMILARITY
+
+
 def _weak(matches: list[Match]) -> bool:
-    """No word of the question in any match and no match close in meaning: nothing matches."""
-    lexical = any(m.bm25_rank is not None for m in matches)
-    return not lexical and max((m.similarity or 0.0) for m in matches) < _MIN_SIMILARITY
+    return nothing_close(any(m.bm25_rank is not None for m in matches),
+                         max((m.similarity or 0.0) for m in matches))
 
 
 def ask(

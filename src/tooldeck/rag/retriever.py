@@ -74,7 +74,8 @@ class IndexRetriever(BaseRetriever):
             matches = outcome.apply(found)[:k]
         return [
             Document(page_content=m.context, id=m.id,
-                     metadata={**m.metadata, "score": m.score, "id": m.ref})
+                     metadata={**m.metadata, "score": m.score, "id": m.ref,
+                               "bm25_rank": m.bm25_rank, "similarity": m.similarity})
             for m in matches
         ]
 

@@ -61,7 +61,7 @@ class RetrieverTool(BaseTool):
     _retriever: Any = PrivateAttr(default=None)
 
     def _run(self, query: str, **_: Any) -> str:
-        from tooldeck.rag.answer import render_block
+        from tooldeck.rag.answer import nothing_close, render_block
         from tooldeck.rag.retriever import IndexRetriever, config_reranker
 
         if self._retriever is None:  # reranks with the configured model when rag.rerank says so
@@ -70,7 +70,11 @@ class RetrieverTool(BaseTool):
         docs = self._retriever.invoke(query)
         if not docs:
             return f"No passages in index {self.index_name!r} match {query!r}."
-        return "\n\n".join(
+        lexical = any(d.metadata.get("bm25_rank") is not None for d in docs)
+        best = max(float(d.metadata.get("similarity") or 0.0) for d in docs)
+        head = (f"No passage in index {self.index_name!r} is close to {query!r}; the nearest "
+                "ones follow.\n\n" if nothing_close(lexical, best) else "")
+        return head + "\n\n".join(
             render_block(
                 n,
                 str(d.metadata.get("kind", "doc")),
