@@ -14,6 +14,7 @@ they measure the store and the search.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import statistics
 import sys
@@ -49,6 +50,10 @@ def _fill(data_dir: Path, messages: int) -> MemoryStore:
     return store
 
 
+def _read_all(store: MemoryStore) -> object:
+    return store.get_messages("s")[-10:]
+
+
 def _median_ms(call: Callable[[], object], repeat: int, warm: int = 1) -> float:
     for _ in range(warm):  # imports; the vector kind embeds 64 turns without a vector per load
         call()
@@ -71,14 +76,13 @@ def main() -> int:
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix="memory-load-") as tmp:
             store = _fill(Path(tmp), size)
-            baseline = _median_ms(lambda s=store: s.get_messages("s")[-10:], args.repeat)
+            baseline = _median_ms(functools.partial(_read_all, store), args.repeat)
             for kinds in (["window"], ["window", "summary"], ["window", "vector"]):
                 memory = ConversationMemory(
                     MemoryConfig(kinds=kinds), Path(tmp), embed=_hash_embed
                 )
-                ms = _median_ms(
-                    lambda m=memory: m.load("s", "question 3?", 2000), args.repeat, size // 128 + 2
-                )
+                load = functools.partial(memory.load, "s", "question 3?", 2000)
+                ms = _median_ms(load, args.repeat, size // 128 + 2)
                 print(f"| {size:,} | {'+'.join(kinds)} | {ms:.2f} | {baseline:.2f} "
                       f"| {ms / baseline:.2f} |", flush=True)
     return 0

@@ -163,7 +163,10 @@ def test_summary_alone_keeps_recent_turns_within_its_token_limit(tmp_path: Path)
 ECHO = "Summary so far:\nnone\n\nRewrite the summary so that it also covers the new lines."
 
 
-@pytest.mark.parametrize("failure", [RuntimeError("model crashed"), "", "   ", ECHO])
+LOOP = "AI: Two cats, noted.\n\nAI: Two cats, noted.\n\nAI: Two cats, noted.\nAI: Two"
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("model crashed"), "", "   ", ECHO, LOOP])
 def test_a_failed_or_empty_summary_drops_older_turns_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: Any
 ) -> None:

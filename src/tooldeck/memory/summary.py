@@ -1,10 +1,10 @@
 """The ``summary`` kind: fold a session's older turns into a running summary, incrementally.
 
 Each fold sends the model the summary so far and only the turns not yet covered, never the
-whole conversation again. Summaries are best-effort: a model that fails, answers nothing, or
-echoes the prompt's instructions back (the embedded 135M model often does) leaves the
-previous summary as it was, and the turns are dropped from memory with a warning; a turn
-never fails because of its summary.
+whole conversation again. Summaries are best-effort: when the model fails, answers nothing,
+echoes the prompt's instructions or loops on one line (the embedded 135M model often does),
+the previous summary stays as it was and the turns are dropped from memory with a warning; a
+turn never fails because of its summary.
 """
 
 from __future__ import annotations
@@ -68,9 +68,15 @@ def model_summarizer(model: BaseChatModel, max_tokens: int) -> Summarize:
             [SystemMessage(str(template["system"])), HumanMessage(prompt)], max_tokens=max_tokens
         )
         text = _bounded(_text(reply).strip(), max_tokens * _MAX_CHARS_PER_TOKEN)
-        return "" if _echoes(text, template["user"]) else text
+        return "" if _echoes(text, template["user"]) or _repetitive(text) else text
 
     return summarize
+
+
+def _repetitive(text: str) -> bool:
+    """Whether ``text`` is mostly the same line again (a small model's loop)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return len(lines) >= 3 and len(set(lines)) * 2 <= len(lines)
 
 
 def _echoes(text: str, prompt: str) -> bool:
@@ -170,7 +176,7 @@ def _summarize_or_keep(
         return previous
     if not text.strip():
         logger.warning(
-            "memory: the model's summary of session %r was empty or echoed the prompt; "
+            "memory: the model's summary of session %r was empty, echoed the prompt or looped; "
             "dropping its %d oldest turns",
             session, len(batch),
         )
