@@ -194,3 +194,14 @@ def test_a_run_failing_after_it_started_ends_with_an_error_line(
     assert reply.status_code == 200 and events[-1]["event"] == "error"
     assert events[-1]["error"] == "ModelError" and "fell over" in events[-1]["message"]
     assert "step" in [e["event"] for e in events]
+
+
+def test_history_given_with_the_input_is_kept_within_the_budget(config: Any) -> None:
+    config.memory.max_history_tokens = 100
+    agent, model = make(config, ["ok"])
+    history = [HumanMessage(f"old {i} " + "z" * 120) for i in range(10)]
+    history.append(AIMessage("newest"))
+    agent.invoke({"input": "now?", "history": history})
+    sent = texts(model.calls[0])
+    assert "newest" in sent and "old 0" not in sent and "old 9" in sent
+    assert not agent.memory.opened  # trimming given history needs no memory

@@ -113,16 +113,36 @@ class MemoryLoadStage(Stage):
     def step(
         self, state: TurnState, config: RunnableConfig, *, streaming: bool = False
     ) -> TurnState:
-        """Load the history of ``state.session_id``; no session, no I/O."""
+        """Load the history of ``state.session_id`` (no session, no I/O), within the budget.
+
+        History given with the input counts against the same budget: when it alone is over,
+        its oldest messages are dropped (whole messages, flag ``history_dropped``).
+        """
+        budget = self.budget(state.question)
+        given, dropped = _newest_within(state.history, budget)
+        flags = dict(state.flags)
+        if dropped:
+            flags["history_dropped"] = dropped
         if state.session_id is None:
-            return state
-        given = sum(approx_tokens(str(m.content)) for m in state.history)
-        budget = max(0, self.budget(state.question) - given)
+            return replace(state, history=given, flags=flags) if dropped else state
+        room = max(0, budget - sum(approx_tokens(str(m.content)) for m in given))
         loaded = self.memory.get().load(
-            state.session_id, state.question, budget, count_tokens=approx_tokens
+            state.session_id, state.question, room, count_tokens=approx_tokens
         )
-        flags = {**state.flags, "memory_loaded": len(loaded)}
-        return replace(state, history=[*loaded, *state.history], flags=flags)
+        flags["memory_loaded"] = len(loaded)
+        return replace(state, history=[*loaded, *given], flags=flags)
+
+
+def _newest_within(messages: list[Any], budget: int) -> tuple[list[Any], int]:
+    """The newest whole messages that fit ``budget`` tokens, and how many were dropped."""
+    used = 0
+    keep = len(messages)
+    for i in range(len(messages) - 1, -1, -1):
+        used += approx_tokens(str(messages[i].content))
+        if used > budget:
+            break
+        keep = i
+    return messages[keep:], keep
 
 
 class MemorySaveStage(Stage):
