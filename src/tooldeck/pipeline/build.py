@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from tooldeck.pipeline.memory import MemoryHandle
     from tooldeck.tools.registry import ToolRegistry
 
-__all__ = ["build_agent", "build_loop_agent", "default_stages", "limits_from", "wants_grammar"]
+__all__ = [
+    "as_tools",
+    "build_agent",
+    "build_loop_agent",
+    "default_stages",
+    "limits_from",
+    "wants_grammar",
+]
 
 ToolLike = Any  # a BaseTool, or a typed function with a docstring
 
