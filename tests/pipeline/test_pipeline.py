@@ -228,3 +228,15 @@ def test_the_tool_calling_agent_sends_steps_as_events(config: Any, registry: Any
     assert chunks[-1]["answer"] == "said x"
     assert [name for name, _ in events.seen] == [STEP_EVENT]
     assert events.seen[0][1]["observation"] == "echo: x"
+
+
+def test_model_runs_carry_the_prompt_template_name(config: Any, registry: Any) -> None:
+    seen: list[Any] = []
+
+    class Spy(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            seen.append((kwargs.get("metadata") or {}).get("prompt"))
+
+    agent, _ = make(config, registry)
+    agent.invoke("a", {"callbacks": [Spy()]})
+    assert len(seen) == 2 and all(isinstance(p, str) and p.startswith("react") for p in seen)

@@ -220,7 +220,7 @@ class LoopTurn:
 
 def _model_config(call: ModelCall, config: RunnableConfig) -> RunnableConfig:
     """The model call's config; a call that names its prompt template carries it as metadata."""
-    prompt = getattr(call, "prompt", None)
+    prompt = call.prompt
     if not prompt:
         return config
     metadata = {**config.get("metadata", {}), "prompt": prompt}
