@@ -308,3 +308,44 @@ def test_compaction_drops_recalled_then_shortens_summary_then_drops_window(
 
     tight = memory.load("s", "apples and volcano", window_cost - 1)
     assert _texts(tight) == _texts(full[7:])
+
+
+# -- concurrency through the pipeline's path -------------------------------------------------
+
+
+def test_sixteen_sessions_save_concurrently_with_summaries_and_vectors(tmp_path: Path) -> None:
+    import threading
+
+    def summarize(previous: str, messages: Any) -> str:
+        return " ".join([previous, *(str(m.content).split()[0] for m in messages)]).strip()
+
+    memory = _memory(
+        tmp_path, kinds=["window", "summary", "vector"], window_turns=3,
+        summarize=summarize, embed=_bag_of_words,
+    )
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            for n in range(30):
+                memory.save(name, f"t{n}", f"{name} asks {n}", f"{name} answers {n}")
+                memory.load(name, f"{name} asks", 500)
+        except BaseException as exc:  # reported to the test thread
+            errors.append(exc)
+
+    names = [f"s{i}" for i in range(16)]
+    threads = [threading.Thread(target=work, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert memory.store.integrity_check() == ["ok"]
+    for name in names:
+        messages = memory.store.get_messages(name)
+        assert len(messages) == 60
+        assert all(str(m.content).startswith(f"{name} ") for m in messages)
+        summary = memory.store.get_summary(name)
+        assert summary is not None and set(summary.text.split()) == {name}
+        assert len(memory.store.get_vectors(name, "custom")) == 30
+        assert _texts(memory.load(name, "q", 1000))[-1] == f"{name} answers 29"
