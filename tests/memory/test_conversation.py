@@ -110,6 +110,12 @@ def test_a_one_megabyte_message_is_saved_and_loaded_as_a_bounded_excerpt(tmp_pat
     assert got[0].additional_kwargs.get("memory_excerpt") is True
 
 
+def test_text_that_is_not_valid_unicode_is_saved_repaired(tmp_path: Path) -> None:
+    memory = _memory(tmp_path)
+    memory.save("s", "t0", "bad \udc80 half", "ok \x00 nul")
+    assert _texts(memory.load("s", "q", 1000)) == ["bad ? half", "ok \x00 nul"]
+
+
 def test_a_long_message_keeps_whole_words_in_its_excerpt(tmp_path: Path) -> None:
     memory = _memory(tmp_path)
     memory.save("s", "t0", "alpha beta gamma delta " * 100, "short")

@@ -181,6 +181,12 @@ def test_a_one_megabyte_message_is_refused_and_its_turn_not_written(store: Memor
     assert store.get_messages("s") == []
 
 
+def test_a_lone_surrogate_is_refused_by_name(store: MemoryStore) -> None:
+    with pytest.raises(InputError, match="not valid Unicode"):
+        store.add_messages("s", [HumanMessage("x \udc80", id="m1")])
+    assert store.get_messages("s") == []
+
+
 def test_a_message_under_the_bound_is_stored(store: MemoryStore) -> None:
     store.add_messages("s", [AIMessage("é" * 100_000)])  # 200 KB of UTF-8
     assert store.get_messages("s")[0].content == "é" * 100_000

@@ -189,6 +189,7 @@ class ConversationMemory:
     # -- helpers ---------------------------------------------------------------------------
 
     def _bounded(self, text: str) -> str:
+        text = text.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes '?'
         if len(text) <= MAX_SAVED_CHARS:
             return text
         logger.info("memory: saving a %d-character message as an excerpt", len(text))

@@ -113,7 +113,11 @@ def encode_message(message: BaseMessage) -> str:
     except (TypeError, ValueError) as exc:
         msg = f"message {message.id} cannot be stored as JSON: {exc}"
         raise InputError(msg) from exc
-    size = len(data.encode("utf-8"))
+    try:
+        size = len(data.encode("utf-8"))
+    except UnicodeEncodeError:
+        msg = f"message {message.id} holds text that is not valid Unicode (a lone surrogate)"
+        raise InputError(msg) from None
     if size > MAX_MESSAGE_BYTES:
         msg = (
             f"message {message.id} is {size} bytes as JSON; the memory store's limit is "
