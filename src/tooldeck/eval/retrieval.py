@@ -119,8 +119,9 @@ class CachedEmbeddings:
         self.base = base
         self.model = embeddings_id(base)
         self.memory: dict[str, list[float]] = {}
-        self.db = sqlite3.connect(str(path)) if path is not None else None
+        self.db = sqlite3.connect(str(path), timeout=120.0) if path is not None else None
         if self.db is not None:
+            self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS vectors(model TEXT, sha TEXT, "
                             "vector BLOB, PRIMARY KEY (model, sha))")
 

@@ -204,14 +204,16 @@ def _toolbench_part(path: Path) -> Part:
     return Part(path.stem, docs, queries, records=records)
 
 
+# ToolLLM's Table 2 rows I1, I2, I3 (single tool, intra-category, intra-collection).
+TOOLBENCH_GROUPS = ("G1_instruction", "G2_instruction", "G3_instruction")
+
+
 def _toolbench(data: Path) -> RetrievalSet:
     folder = data / "toolbench" / "stabletoolbench_solvable_queries" / "test_instruction"
-    files = sorted(folder.glob("G*.json"))
-    if not files:
-        raise InputError(f"no ToolBench groups in {folder}; pass --data DIR")
+    files = [folder / f"{group}.json" for group in TOOLBENCH_GROUPS]
     return RetrievalSet("toolbench", [_toolbench_part(f) for f in files],
-                        "one corpus per test group (the union of its queries' api_list), "
-                        "figures pooled over the groups")
+                        "the I1, I2, I3 instruction groups (ToolLLM Table 2 rows), one corpus "
+                        "per group (the union of its queries' api_list), figures pooled")
 
 
 # -- the repository's own fixture API --------------------------------------------------------
