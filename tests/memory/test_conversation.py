@@ -12,6 +12,7 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from tooldeck.config_schema import MemoryConfig
+from tooldeck.errors import InputError
 from tooldeck.memory.budget import approx_tokens, message_cost
 from tooldeck.memory.conversation import MAX_SAVED_CHARS, ConversationMemory, open_memory
 from tooldeck.memory.summary import model_summarizer
@@ -86,6 +87,18 @@ def test_no_kinds_means_no_history_but_turns_are_still_kept(tmp_path: Path) -> N
     memory.save("s", "t0", "q0", "a0")
     assert memory.load("s", "q", 1000) == []
     assert len(memory.store.get_messages("s")) == 2
+
+
+@pytest.mark.parametrize(("name", "rule"), [("a/b", "'/'"), ("..", "'..'"), ("a\x00", "NUL")])
+def test_bad_session_names_fail_load_and_save_naming_the_rule(
+    tmp_path: Path, name: str, rule: str
+) -> None:
+    memory = _memory(tmp_path)
+    with pytest.raises(InputError, match=re.escape(rule)):
+        memory.load(name, "q", 0)
+    with pytest.raises(InputError, match=re.escape(rule)):
+        memory.save(name, "t0", "q", "a")
+    assert memory.store.list_sessions() == []
 
 
 def test_max_history_tokens_lowers_the_budget(tmp_path: Path) -> None:

@@ -118,9 +118,16 @@ class ConversationMemory:
             count_tokens: Counts a text's tokens; ~4 characters per token when None.
 
         Returns:
-            Whole messages only: never a message cut in the middle (a message over half the
-            budget is represented by an excerpt with a note).
+            Whole messages only, never a message cut in the middle; only a turn too big to
+            ever fit has its huge messages represented by an excerpt with a note.
+
+        Raises:
+            InputError: A bad session name.
+            MemoryStoreError: The database stayed busy or failed.
         """
+        from tooldeck.memory.store import validate_session_name
+
+        validate_session_name(session)
         count = count_tokens or self.count_tokens
         if self.config.max_history_tokens is not None:
             max_tokens = min(max_tokens, self.config.max_history_tokens)
