@@ -111,7 +111,8 @@ def build_rag_chain(
     The input is a question string or ``{"question": ...}``. With ``model=None`` (or a model
     that ``rag.rerank`` declines) the answer is retrieval's best match; else the model reranks.
     """
-    from tooldeck.rag import check_question, open_index
+    from tooldeck.questions import check_question
+    from tooldeck.rag import open_index
     from tooldeck.rag.answer import ask
     from tooldeck.rag.rerank import rerank_settings
 
