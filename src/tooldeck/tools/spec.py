@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["ToolSpec", "resolve"]
@@ -51,7 +51,6 @@ class ToolSpec:
             these; ``None`` when there are none. Only pydantic is imported to read it.
         kind: ``"search"`` for a tool that answers a free-text query with passages (see
             :mod:`tooldeck.tools.registry`), else None.
-        metadata: Anything else a listing may show (never needed to build the tool).
     """
 
     name: str
@@ -59,13 +58,6 @@ class ToolSpec:
     build: str | Callable[[], Any]
     args_schema: Any = None
     kind: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def summary(self) -> str:
-        """The first line of the description."""
-        lines = self.description.strip().splitlines()
-        return lines[0] if lines else ""
 
     def make(self) -> Any:
         """Build the tool (imports whatever it needs).
