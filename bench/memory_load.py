@@ -33,6 +33,7 @@ DIM = 384
 
 
 def _hash_embed(texts: list[str]) -> list[list[float]]:
+    """A deterministic 384-dimension embedder from SHA-256 (no model)."""
     out = []
     for text in texts:
         digest = hashlib.sha256(text.encode()).digest() * (DIM // 32)
@@ -41,6 +42,7 @@ def _hash_embed(texts: list[str]) -> list[list[float]]:
 
 
 def _fill(data_dir: Path, messages: int) -> MemoryStore:
+    """A store whose session ``s`` holds ``messages`` messages."""
     store = MemoryStore(data_dir)
     for n in range(messages // 2):
         store.add_messages("s", [
@@ -51,10 +53,12 @@ def _fill(data_dir: Path, messages: int) -> MemoryStore:
 
 
 def _read_all(store: MemoryStore) -> object:
+    """The baseline: the whole session read, the last 10 messages kept."""
     return store.get_messages("s")[-10:]
 
 
 def _median_ms(call: Callable[[], object], repeat: int, warm: int = 1) -> float:
+    """Median milliseconds of ``call`` over ``repeat`` runs after ``warm`` runs."""
     for _ in range(warm):  # imports; the vector kind embeds 64 turns without a vector per load
         call()
     times = []

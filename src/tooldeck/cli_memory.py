@@ -60,6 +60,7 @@ def cmd_memory(args: argparse.Namespace, config: Config) -> int:
 
 
 def _print_sessions(store: MemoryStore, *, as_json: bool) -> None:
+    """Print every session: name, message count, last update."""
     from tooldeck.redact import scrub
 
     sessions = store.list_sessions()
@@ -78,6 +79,7 @@ def _print_sessions(store: MemoryStore, *, as_json: bool) -> None:
 
 
 def _print_session(store: MemoryStore, name: str, *, as_json: bool) -> None:
+    """Print one session's summary and messages (``role: content``), scrubbed."""
     from tooldeck.errors import InputError
     from tooldeck.memory.budget import message_text
     from tooldeck.redact import scrub
@@ -103,6 +105,7 @@ def _print_session(store: MemoryStore, name: str, *, as_json: bool) -> None:
 
 
 def _clear(store: MemoryStore, name: str) -> None:
+    """Forget one session, or fail naming it if there is none."""
     from tooldeck.errors import InputError
     from tooldeck.redact import scrub
 

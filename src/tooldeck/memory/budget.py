@@ -151,6 +151,7 @@ def excerpt(text: str, max_tokens: int, count: CountTokens, note: str) -> str:
 
 def _excerpted(message: BaseMessage, cap: int, count: CountTokens, note: Callable[[int], str]
                ) -> BaseMessage:
+    """The message itself if it costs at most ``cap``, else a copy holding an excerpt."""
     text = message_text(message)
     if message_cost(message, count) <= cap:
         return message
@@ -196,6 +197,7 @@ def fit_history(
     cap = max(MESSAGE_OVERHEAD + 1, max_tokens // 2)
 
     def shrink(turns: Sequence[Turn]) -> list[tuple[Turn, list[BaseMessage], int]]:
+        """Each turn with its messages (excerpted if it can never fit whole) and cost."""
         out = []
         for turn in turns:
             messages = list(turn.messages)

@@ -196,6 +196,7 @@ class ConversationMemory:
     # -- helpers ---------------------------------------------------------------------------
 
     def _bounded(self, text: str) -> str:
+        """``text`` as it is saved: valid Unicode, at most about MAX_SAVED_CHARS characters."""
         text = text.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes '?'
         if len(text) <= MAX_SAVED_CHARS:
             return text
@@ -204,12 +205,14 @@ class ConversationMemory:
 
     @staticmethod
     def _note(chars: int) -> str:
+        """The excerpt note for a message of ``chars`` characters."""
         from tooldeck.prompts import render
 
         return render(memory_template()["excerpt_note"], chars=f"{chars:,}")
 
     @staticmethod
     def _summary_message(text: str) -> BaseMessage:
+        """The stored summary as the system message memory hands to the prompt."""
         from langchain_core.messages import SystemMessage
 
         from tooldeck.prompts import render
@@ -218,6 +221,7 @@ class ConversationMemory:
         return SystemMessage(content, additional_kwargs={"memory": "summary"})
 
     def _recaller(self) -> Recall | None:
+        """The vector kind's :class:`Recall`, built on first use (None: no embedder)."""
         if self._recall is None:
             if self.embed is None and self._embed_factory is not None:
                 try:
@@ -231,6 +235,7 @@ class ConversationMemory:
         return self._recall
 
     def _recalled(self, session: str, question: str, before_seq: int | None) -> list[Turn]:
+        """The older turns recalled for ``question``, marked, most similar first."""
         recall = self._recaller()
         if recall is None:
             return []
@@ -255,6 +260,7 @@ class ConversationMemory:
 
 
 def _marked(message: BaseMessage, prefix: str) -> BaseMessage:
+    """A copy of ``message`` marked as recalled (text prefix and ``memory`` tag)."""
     content = message.content
     if isinstance(content, str):
         content = prefix + content
@@ -263,6 +269,7 @@ def _marked(message: BaseMessage, prefix: str) -> BaseMessage:
 
 
 def _embedder(config: EmbeddingsConfig) -> tuple[Embed, str]:
+    """The configured embedder's ``embed_documents`` and its model id."""
     from tooldeck.models.embeddings import embeddings_id, get_embeddings
 
     embeddings = get_embeddings(config)

@@ -59,6 +59,7 @@ def model_summarizer(model: BaseChatModel, max_tokens: int) -> Summarize:
     from tooldeck.prompts import render
 
     def summarize(previous: str, messages: Sequence[BaseMessage]) -> str:
+        """Ask the model for the summary covering ``previous`` and ``messages``."""
         template = memory_template()
         lines = "\n".join(
             f"{m.type}: {_text(m)[:_MAX_INPUT_CHARS_PER_MESSAGE]}" for m in messages
@@ -86,10 +87,12 @@ def _echoes(text: str, prompt: str) -> bool:
 
 
 def _text(message: BaseMessage) -> str:
+    """The message's text (the text parts of a multi-part content)."""
     return message.content if isinstance(message.content, str) else message.text
 
 
 def _bounded(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` at the last sentence end within them."""
     if len(text) <= max_chars:
         return text
     head = text[:max_chars]
