@@ -173,7 +173,9 @@ def test_the_embedded_model_reads_a_page_named_in_the_question(
     overrides = {
         "data_dir": str(tmp_path / "data"),
         "tools": ["web_fetch"],
-        "agent": {"max_steps": 3},
+        # the one configured tool is offered whatever its preselection score (-1 is below
+        # every score): preselection has its own tests, this one is about reading the page
+        "agent": {"max_steps": 3, "tool_min_score": -1.0},
         "web": {"timeout_s": 3},
     }
     config = load_config(REPO / "config.yaml", overrides, environ={}, read_dotenv=False)
