@@ -68,6 +68,17 @@ def test_show_prints_role_and_content(
     ]
 
 
+def test_show_prints_the_summary_first(
+    store: MemoryStore, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert store.set_summary("alpha", "The user asked for a sum.", 1)
+    code, out, _ = _run(capsys, "memory", "show", "alpha", "--config", str(config_file))
+    assert code == 0
+    assert out.splitlines()[0] == "summary: The user asked for a sum."
+    code, out, _ = _run(capsys, "memory", "show", "alpha", "--json", "--config", str(config_file))
+    assert json.loads(out)["summary"] == "The user asked for a sum."
+
+
 def test_show_never_prints_a_secret(
     store: MemoryStore, config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -368,3 +368,35 @@ def test_sixteen_sessions_save_concurrently_with_summaries_and_vectors(tmp_path:
         assert summary is not None and set(summary.text.split()) == {name}
         assert len(memory.store.get_vectors(name, "custom")) == 30
         assert _texts(memory.load(name, "q", 1000))[-1] == f"{name} answers 29"
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [["window"], ["summary"], ["vector"], ["window", "summary"], ["window", "vector"],
+     ["summary", "vector"], ["window", "summary", "vector"]],
+)
+def test_every_combination_stays_within_budget_with_whole_messages(
+    tmp_path: Path, kinds: list[str]
+) -> None:
+    model = ScriptedChatModel(
+        responses=["Facts one. Facts two. Facts three. Facts four."], repeat_last=True
+    )
+    memory = _memory(
+        tmp_path, kinds=kinds, window_turns=3, vector_k=2, summary_max_tokens=60,
+        summarize=model_summarizer(model, 60), embed=_bag_of_words,
+    )
+    for n, topic in enumerate(TOPICS * 2):
+        memory.save("s", f"t{n}", f"tell me about {topic} " * (1 + n % 3), f"{topic} {n}")
+    stored = set(_texts(memory.store.get_messages("s")))
+    for budget in range(0, 200, 7):
+        got = memory.load("s", "volcano and chess", budget)
+        assert _cost(got) <= budget
+        for message in got:
+            tag = message.additional_kwargs.get("memory")
+            text = str(message.content)
+            if tag == "summary":
+                assert "Facts one." in text and text.endswith(".")
+            elif tag == "recalled":
+                assert text.split(") ", 1)[1] in stored
+            else:
+                assert text in stored
