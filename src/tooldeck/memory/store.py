@@ -42,7 +42,7 @@ from tooldeck.memory.records import (
     encode_message,
     validate_session_name,
 )
-from tooldeck.memory.schema import MIGRATIONS as _MIGRATIONS
+from tooldeck.memory.schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -68,6 +68,7 @@ _BUSY_RETRIES = 8
 _BACKOFF_BASE_S = 0.02
 _BACKOFF_CAP_S = 1.0
 
+_MIGRATIONS: tuple[tuple[str, ...], ...] = MIGRATIONS  # tests patch this name
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _T = TypeVar("_T")
