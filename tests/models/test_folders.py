@@ -109,3 +109,15 @@ def test_malformed_embedding_entries_are_refused(item: dict[str, object], messag
     raw = {"description": "d", "repo": "o/r", "file": "m", "kind": "embeddings", **item}
     with pytest.raises(ModelError, match=message):
         catalogue._entry("bad", raw)
+
+
+def test_a_catalogue_name_as_embeddings_folder_says_how_to_get_it() -> None:
+    from tooldeck.config import EmbeddingsConfig
+    from tooldeck.errors import ModelNotFoundError
+    from tooldeck.models.embeddings import get_embeddings
+
+    name = "paraphrase-multilingual-minilm-l12-v2"
+    with pytest.raises(ModelNotFoundError, match=f"tooldeck models pull {name}"):
+        get_embeddings(EmbeddingsConfig(name=name))
+    with pytest.raises(ModelNotFoundError, match="cannot load a BERT embedding model"):
+        get_embeddings(EmbeddingsConfig(name="no-such-folder"))

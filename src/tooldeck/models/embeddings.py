@@ -247,6 +247,25 @@ def _openai(config: EmbeddingsConfig) -> Embeddings:
     return ProviderEmbeddings(inner, "openai", hint, secrets)
 
 
+def _check_folder_name(name: str | None) -> None:
+    """A catalogue name given for ``embeddings.name`` (not a folder) gets the steps to take.
+
+    Raises:
+        ModelNotFoundError: ``name`` is a catalogue embedding model, not a folder.
+    """
+    if not name or os.sep in name or os.path.exists(os.path.expanduser(name)):
+        return
+    from tooldeck.errors import ModelNotFoundError
+    from tooldeck.models.catalogue import load_catalogue
+
+    entry = load_catalogue().get(name)
+    if entry is not None and entry.kind == "embeddings":
+        msg = (f"embeddings.name {name!r} is a catalogue model, not a folder: run "
+               f"`tooldeck models pull {name}` and set embeddings.name to the folder it prints "
+               f"(DATA_DIR/models/{name})")
+        raise ModelNotFoundError(msg)
+
+
 def get_embeddings(config: EmbeddingsConfig) -> Embeddings:
     """Build the configured embedding model.
 
@@ -260,6 +279,7 @@ def get_embeddings(config: EmbeddingsConfig) -> Embeddings:
     """
     provider = config.provider
     if provider == "local":
+        _check_folder_name(config.name)
         return LocalEmbeddings(config.name, batch_size=config.batch_size or LOCAL_BATCH)
     if provider == "openai":
         return _openai(config)
