@@ -324,6 +324,58 @@ def test_busy_retries_are_bounded(store: MemoryStore, monkeypatch: pytest.Monkey
         holder.close()
 
 
+# -- connections: one per thread -------------------------------------------------------------
+
+
+def _count_connects(store: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    opened: list[int] = []
+    connect = store._connect
+
+    def counting() -> sqlite3.Connection:
+        opened.append(threading.get_ident())
+        return connect()
+
+    monkeypatch.setattr(store, "_connect", counting)
+    return opened
+
+
+def test_a_thread_keeps_one_connection_until_close(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = _count_connects(store, monkeypatch)
+    for n in range(5):
+        store.add_messages("s", _turn("s", n))
+        assert len(store.get_messages("s")) == 2 * (n + 1)
+    assert len(opened) == 1
+    store.close()
+    assert len(store.get_messages("s")) == 10  # a closed store reopens
+    assert len(opened) == 2
+
+
+def test_each_thread_has_its_own_connection_closed_when_it_ends(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    opened = _count_connects(store, monkeypatch)
+    store.add_messages("main", _turn("main", 0))
+    worker = threading.Thread(target=lambda: store.add_messages("t", _turn("t", 0)))
+    worker.start()
+    worker.join()
+    gc.collect()
+    assert len(set(opened)) == 2
+    assert len(store._held) == 1  # the worker's went with its thread
+    assert [s.name for s in store.list_sessions()] == ["t", "main"]
+
+
+def test_close_checkpoints_the_wal(store: MemoryStore) -> None:
+    store.add_messages("s", _turn("s", 0))
+    wal = store.path.with_name(store.path.name + "-wal")
+    assert wal.exists()
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
 # -- concurrency -----------------------------------------------------------------------------
 
 SESSIONS, TURNS = 16, 30

@@ -14,7 +14,11 @@ Invariants this module owns:
 * a file that is not SQLite, or fails ``PRAGMA quick_check`` at open, is moved aside to
   ``memory.sqlite.corrupt-<timestamp>`` with a warning and a new database is started;
 * SQLITE_BUSY is retried with backoff inside the store; the caller never sees
-  "database is locked" unless the bounded retries run out (then a ``MemoryStoreError``).
+  "database is locked" unless the bounded retries run out (then a ``MemoryStoreError``);
+* each thread keeps one connection (``synchronous = NORMAL`` in WAL: a commit is not fsynced
+  but survives a killed process; checkpoints run by ``wal_autocheckpoint``), closed by
+  :meth:`MemoryStore.close`, when its thread ends, or at interpreter exit. Opening and closing
+  a connection per call cost a checkpoint and an fsync each time (``bench/agent_overhead.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import logging
 import os
 import random
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,7 +80,28 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _T = TypeVar("_T")
 
 
+class _Held:
+    """One thread's connection; a weak-referenceable holder (connections are not)."""
+
+    __slots__ = ("__weakref__", "conn", "pid")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        """Hold ``conn``, opened by this process."""
+        self.conn = conn
+        self.pid = os.getpid()
+
+
+def _close_all(held: weakref.WeakSet[_Held]) -> None:
+    """Close every connection this process opened and still holds (a finalizer)."""
+    for holder in list(held):
+        if holder.pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                holder.conn.close()
+    held.clear()
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says another connection holds a lock (worth retrying)."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -85,8 +112,9 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 class MemoryStore:
     """Chat messages of many sessions in one SQLite database.
 
-    Safe to share between threads and processes: every call opens its own connection, and
-    writes take the database's write lock with ``BEGIN IMMEDIATE``.
+    Safe to share between threads and processes: each thread uses its own connection
+    (opened on its first call), and writes take the database's write lock with
+    ``BEGIN IMMEDIATE``. :meth:`close` closes them; a closed store reopens on its next call.
 
     Args:
         data_dir: The directory that holds ``memory.sqlite`` (created if missing).
@@ -97,6 +125,9 @@ class MemoryStore:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_FILENAME
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._held: weakref.WeakSet[_Held] = weakref.WeakSet()
+        self._finalizer = weakref.finalize(self, _close_all, self._held)
         with self._open_lock():
             self._retry(self._check_or_move_aside)
             self._retry(self._migrate)
@@ -113,14 +144,25 @@ class MemoryStore:
         finally:
             os.close(fd)
 
+    def close(self) -> None:
+        """Close the connections of every thread; the next call opens a new one."""
+        _close_all(self._held)
+
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        """A new connection in autocommit mode with the store's pragmas."""
+        conn = sqlite3.connect(
+            self.path,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,  # used by one thread; closed by close() from any
+        )
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
     def _check_or_move_aside(self) -> None:
+        """Move the file aside if it is not SQLite or fails ``PRAGMA quick_check``."""
         if not self.path.exists():
             return
         problem: str | None = None
@@ -140,6 +182,7 @@ class MemoryStore:
             self._move_aside(problem)
 
     def _move_aside(self, problem: str) -> None:
+        """Rename the database (and its -wal/-shm files) aside, with a warning."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         target = self.path.with_name(f"{DB_FILENAME}.corrupt-{stamp}")
         os.replace(self.path, target)
@@ -155,6 +198,7 @@ class MemoryStore:
         )
 
     def _migrate(self) -> None:
+        """Switch to WAL and apply the migrations the database has not had yet."""
         conn = self._connect()
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -192,6 +236,7 @@ class MemoryStore:
     @staticmethod
     @contextlib.contextmanager
     def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+        """A write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -219,16 +264,40 @@ class MemoryStore:
                 time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _thread_conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (again after close or a fork)."""
+        holder: _Held | None = getattr(self._local, "held", None)
+        if holder is None or holder not in self._held or holder.pid != os.getpid():
+            holder = _Held(self._connect())  # a fork's inherited connection is left unused
+            self._held.add(holder)
+            self._local.held = holder
+        return holder.conn
+
+    def _drop_thread_conn(self) -> None:
+        """Close this thread's connection after an error that may have left it unusable."""
+        holder: _Held | None = getattr(self._local, "held", None)
+        self._local.held = None
+        if holder is not None and holder.pid == os.getpid():
+            self._held.discard(holder)
+            with contextlib.suppress(sqlite3.Error):
+                holder.conn.close()
+
     def _run(self, body: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        """Run ``body`` on this thread's connection (in a write transaction when ``write``)."""
+
         def operation() -> _T:
-            conn = self._connect()
+            conn = self._thread_conn()
             try:
                 if not write:
                     return body(conn)
                 with self._transaction(conn):
                     return body(conn)
-            finally:
-                conn.close()
+            except sqlite3.Error as exc:
+                if not _is_busy(exc):
+                    self._drop_thread_conn()
+                elif conn.in_transaction:  # a COMMIT that found the database busy
+                    conn.rollback()
+                raise
 
         return self._retry(operation)
 
