@@ -48,12 +48,14 @@ HUBS = {"huggingface": "huggingface_eval.json", "tensorflowhub": "tensorflow_eva
 
 
 def _fixture_set(n: int, seed: int) -> tuple[list[Path], list[tuple[str, set[str]]], str]:
+    """The fixture API's files and labelled questions."""
     del n, seed  # all of them
     files = [FIXTURE / name for name in ("client.py", "guide.md", "openapi.json")]
     return files, list(FIXTURE_QUESTIONS.items()), "ref"
 
 
 def _hub_set(hub: str, n: int, seed: int) -> tuple[list[Path], list[tuple[str, set[str]]], str]:
+    """One APIBench hub's API file and a seeded sample of its questions with gold calls."""
     questions = read_jsonl(DATA / "questions" / f"questions_{hub}_0_shot.jsonl")
     gold = [row.get("api_data", row) for row in read_jsonl(DATA / "apibench_eval" / HUBS[hub])]
     picked = random.Random(seed).sample(questions, min(n, len(questions)))
@@ -63,14 +65,17 @@ def _hub_set(hub: str, n: int, seed: int) -> tuple[list[Path], list[tuple[str, s
 
 
 def _question_text(row: dict[str, Any]) -> str:
+    """The question without the file's escaped newline."""
     return str(row["text"]).replace("\\n", " ").strip()
 
 
 def _label(match: Any, key: str) -> str:
+    """What a match is scored as: its API call (APIBench) or its ref (fixture)."""
     return str(match.metadata.get("api_call", match.ref)) if key == "api_call" else match.ref
 
 
 def _hits(labels: list[str], gold: set[str]) -> tuple[int, int]:
+    """(top-1 hit, top-5 hit) of a ranking."""
     return int(bool(labels) and labels[0] in gold), int(any(x in gold for x in labels[:5]))
 
 

@@ -25,6 +25,7 @@ Progress = Callable[[str, int, int | None], None]
 
 
 def _files(entry: CatalogueEntry) -> list[tuple[str, int | None, str | None]]:
+    """The main file and the further files: (name, size, sha256)."""
     return [(entry.file, entry.size, entry.sha256), *entry.files]
 
 

@@ -97,10 +97,12 @@ def match_summary(match: Match) -> str:
 
 
 def _indented(paragraphs: list[str]) -> list[str]:
+    """Each paragraph shortened to 400 characters, indented under the answer's first line."""
     return [f"  {shorten(p, 400)}" for p in paragraphs if p]
 
 
 def _first_paragraph(lines: list[str]) -> str:
+    """The lines up to the first blank line after some text, joined into one line."""
     out: list[str] = []
     for line in lines:
         if not line.strip():
@@ -138,6 +140,7 @@ def _rest_description(match: Match) -> list[str]:
 
 
 def _symbol_word(context: str) -> str:
+    """``Class``, ``Method`` or ``Function``, from the first word of a symbol's text."""
     first = context.split(" ", 1)[0]
     return "Class" if first.startswith("class") else "Method" if first == "method" else "Function"
 
@@ -160,6 +163,7 @@ _LINK_KEYS = (("operations", "Calls"), ("functions", "Called by"))
 
 
 def _links(meta: dict[str, Any]) -> list[str]:
+    """``Calls: ...`` / ``Called by: ...`` lines from the link metadata, at most 8 each."""
     out: list[str] = []
     for key, label in _LINK_KEYS:
         refs = _ref_list(meta.get(key))
@@ -288,6 +292,7 @@ def nothing_close(lexical: bool, best_similarity: float) -> bool:
 
 
 def _weak(matches: list[Match]) -> bool:
+    """Whether ``matches`` (not empty) match nothing (see :func:`nothing_close`)."""
     return nothing_close(any(m.bm25_rank is not None for m in matches),
                          max((m.similarity or 0.0) for m in matches))
 

@@ -173,6 +173,7 @@ def template_text(name: str, key: str) -> str:
 
 
 def _candidate(n: int, match: Match) -> str:
+    """One numbered candidate: kind, id, title and the start of its text."""
     title = str(match.metadata.get("title", "")) or match.ref
     body = " ".join(match.context.split())
     if len(body) > _BODY_CHARS:
