@@ -185,7 +185,7 @@ class _Conversation:
         if self.session is None:
             self.window.clear()
         else:
-            self.agent.memory.get().store.clear(self.session)
+            self.agent.memory.get().clear(self.session)
 
 
 def chat_loop(agent: Pipeline, *, verbose: bool = False, session: str | None = None) -> int:

@@ -230,8 +230,24 @@ def test_the_summary_is_stored_in_the_same_database(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert rows == [("s", "The user said hello.", 2)]
-    reopened.store.clear("s")
+    reopened.clear("s")
     assert reopened.load("s", "q", 1000) == []
+
+
+def test_clear_forgets_one_session_only(tmp_path: Path) -> None:
+    model = ScriptedChatModel(responses=["The user said hello."], repeat_last=True)
+    memory = _memory(tmp_path, kinds=["window", "summary"], window_turns=1,
+                     summarize=model_summarizer(model, 32))
+    for session in ("a", "b"):
+        memory.save(session, "t0", "hello", "hi")
+        memory.save(session, "t1", "q1", "a1")
+    memory.clear("a")
+    assert memory.load("a", "q", 1000) == []
+    assert memory.store.get_summary("a") is None
+    assert _texts(memory.load("b", "q", 1000))[1:] == ["q1", "a1"]
+    assert {s.name: s.message_count for s in memory.store.list_sessions()} == {"a": 0, "b": 4}
+    with pytest.raises(InputError):
+        memory.clear("../x")
 
 
 # -- vector ----------------------------------------------------------------------------------

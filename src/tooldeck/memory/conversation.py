@@ -193,6 +193,22 @@ class ConversationMemory:
             policy = FoldPolicy(turns, self.config.summary_max_tokens)
             fold(self.store, session, policy, self.summarize, count_tokens or self.count_tokens)
 
+    def clear(self, session: str) -> None:
+        """Forget a session: its messages, summary and vectors (it stays listed, empty).
+
+        Args:
+            session: The session name.
+
+        Raises:
+            InputError: A bad session name.
+            MemoryStoreError: The database stayed busy or failed.
+        """
+        self.store.clear(session)
+
+    def close(self) -> None:
+        """Close the store's database connections (the next call reopens them)."""
+        self.store.close()
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _bounded(self, text: str) -> str:
