@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.runnables import Runnable
 
 from tooldeck.errors import ConfigError, InputError, ModelOutputError, ToolTimeoutError
+from tooldeck.models.tokens import approx_tokens as estimate_tokens  # the one estimator
 
 if TYPE_CHECKING:
     from langchain_core.callbacks import (
@@ -66,12 +67,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLOSERS = (".", "!", "?", '"', "'", ")")
 
 Stage = Literal["single", "map", "reduce"]
-
-
-def estimate_tokens(text: str) -> int:
-    """Tokens in ``text``, estimated on the safe side: 3 ASCII characters or 1 other per token."""
-    ascii_chars = len(text.encode("ascii", "ignore"))
-    return math.ceil(ascii_chars / 3 + (len(text) - ascii_chars))
 
 
 def model_token_counter(model: Any) -> Callable[[str], int] | None:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tooldeck.models.tokens import approx_tokens  # the one estimator (re-exported)
+
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
@@ -47,11 +49,6 @@ _MAX_CHARS_PER_TOKEN = 16
 """No tokenizer in use makes a token of more characters: bounds the excerpt search."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def approx_tokens(text: str) -> int:
-    """A tokenizer-free estimate: about four characters per token."""
-    return len(text) // 4 + 1
 
 
 def message_text(message: BaseMessage) -> str:

@@ -7,7 +7,15 @@ the memory kinds (window, summary, vector) and compaction live behind that. A tu
 The history budget is ``memory.max_history_tokens``, or, when that is unset, derived from the
 model's context (``n_ctx``, 4096 when the model does not say) so that the prompt, the tools,
 the question, one observation and the answer still fit: the history gets at most a quarter
-of the context and never what the rest needs.
+of the context and never what the rest needs. Tokens are counted with the one estimator,
+:func:`tooldeck.models.tokens.approx_tokens`.
+
+The memory's running summary (a system message tagged ``additional_kwargs["memory"] ==
+"summary"``) reaches the agents as a human/AI pair in its place (the same text, then
+``summary_ack`` of the ``memory_summary`` template): the agents put
+history after their own system message, and a second system message in the middle of a
+conversation is refused by some chat templates and providers (those that require roles to
+alternate, or Anthropic's API) and is seldom seen in small models' training.
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tooldeck.memory.budget import message_cost
+from tooldeck.models.tokens import answer_tokens, approx_tokens, context_tokens
 from tooldeck.pipeline.stages import Stage
 from tooldeck.pipeline.state import TurnState
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
     from langchain_core.runnables import RunnableConfig
 
     from tooldeck.config import Config
@@ -33,21 +44,10 @@ __all__ = [
     "MemorySaveStage",
     "approx_tokens",
     "history_budget",
+    "summary_as_turn",
 ]
 
-_DEFAULT_CONTEXT = 4096
-_DEFAULT_ANSWER_TOKENS = 512
 _PROMPT_RESERVE = 1024  # system prompt, tool descriptions, few-shot examples
-
-
-def approx_tokens(text: str) -> int:
-    """A token count that errs high: UTF-8 bytes / 3 (English runs ~4 bytes a token)."""
-    return len(text.encode("utf-8", "replace")) // 3 + 1
-
-
-def _int_attr(model: Any, name: str) -> int | None:
-    value = getattr(model, name, None)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def history_budget(config: Config, model: BaseChatModel | Any, question: str) -> int:
@@ -64,8 +64,8 @@ def history_budget(config: Config, model: BaseChatModel | Any, question: str) ->
     """
     if config.memory.max_history_tokens is not None:
         return config.memory.max_history_tokens
-    n_ctx = _int_attr(model, "n_ctx") or _DEFAULT_CONTEXT
-    answer = _int_attr(model, "max_tokens") or _DEFAULT_ANSWER_TOKENS
+    n_ctx = context_tokens(model)
+    answer = answer_tokens(model)
     reserve = (
         _PROMPT_RESERVE
         + approx_tokens(question)
@@ -125,12 +125,50 @@ class MemoryLoadStage(Stage):
             flags["history_dropped"] = dropped
         if state.session_id is None:
             return replace(state, history=given, flags=flags) if dropped else state
-        room = max(0, budget - sum(approx_tokens(str(m.content)) for m in given))
-        loaded = self.memory.get().load(
-            state.session_id, state.question, room, count_tokens=approx_tokens
+        memory = self.memory.get()
+        room = budget - sum(message_cost(m, approx_tokens) for m in given)
+        if "summary" in memory.kinds:  # the summary's pair costs one short message more
+            room -= message_cost(_summary_ack(), approx_tokens)
+        loaded = memory.load(
+            state.session_id, state.question, max(0, room), count_tokens=approx_tokens
         )
         flags["memory_loaded"] = len(loaded)
-        return replace(state, history=[*loaded, *given], flags=flags)
+        return replace(state, history=[*summary_as_turn(loaded), *given], flags=flags)
+
+
+def _summary_ack() -> BaseMessage:
+    """The AI half of the summary's pair."""
+    from langchain_core.messages import AIMessage
+
+    from tooldeck.memory.summary import memory_template
+
+    return AIMessage(memory_template()["summary_ack"], additional_kwargs={"memory": "summary"})
+
+
+def summary_as_turn(history: list[BaseMessage]) -> list[BaseMessage]:
+    """``history`` with the memory's summary message turned into a human/AI pair.
+
+    The human message carries the summary message's text (``summary_message`` of the
+    ``memory_summary`` template, as compacted), the AI message acknowledges it
+    (``summary_ack``); both keep the ``memory == "summary"`` tag. Every other message is
+    passed through unchanged.
+
+    Args:
+        history: Messages as :meth:`ConversationMemory.load` returns them.
+
+    Returns:
+        The same history with no system message of the memory's in it.
+    """
+    from langchain_core.messages import HumanMessage
+
+    out: list[BaseMessage] = []
+    for message in history:
+        if message.type != "system" or message.additional_kwargs.get("memory") != "summary":
+            out.append(message)
+            continue
+        human = HumanMessage(message.content, additional_kwargs={"memory": "summary"})
+        out += [human, _summary_ack()]
+    return out
 
 
 def _newest_within(messages: list[Any], budget: int) -> tuple[list[Any], int]:
@@ -138,7 +176,7 @@ def _newest_within(messages: list[Any], budget: int) -> tuple[list[Any], int]:
     used = 0
     keep = len(messages)
     for i in range(len(messages) - 1, -1, -1):
-        used += approx_tokens(str(messages[i].content))
+        used += message_cost(messages[i], approx_tokens)
         if used > budget:
             break
         keep = i

@@ -7,9 +7,10 @@ per example, as many whole lines as still fit (``over_budget="summarize"``). No 
 summary line is ever cut in the middle.
 
 The budget is what the model's context leaves after the answer's reserve and the rest of the
-prompt: :func:`context_tokens` reads the context size a chat model is built with, without
-loading it (``ChatLlamaCpp.n_ctx`` is the value ``models/local.py`` hands to llama.cpp when the
-model first runs).
+prompt: :func:`context_tokens` (from :mod:`tooldeck.models.tokens`, re-exported here) reads the
+context size a chat model is built with, without loading it (``ChatLlamaCpp.n_ctx`` is the
+value ``models/local.py`` hands to llama.cpp when the model first runs). Tokens are counted
+with :func:`tooldeck.models.tokens.approx_tokens` unless a counter is passed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from langchain_core.example_selectors import BaseExampleSelector
 
 from tooldeck.errors import ConfigError
+from tooldeck.models.tokens import DEFAULT_CONTEXT_TOKENS, approx_tokens, context_tokens
 
 __all__ = [
     "DEFAULT_CONTEXT_TOKENS",
@@ -31,34 +33,7 @@ __all__ = [
     "context_tokens",
 ]
 
-DEFAULT_CONTEXT_TOKENS = 4096
 MAX_SUMMARY_LINES = 50
-
-
-def context_tokens(model: Any = None, default: int = DEFAULT_CONTEXT_TOKENS) -> int:
-    """The context size, in tokens, that a chat model (or a ``ModelConfig``) works with.
-
-    Reads ``n_ctx`` (tooldeck's llama.cpp models and ``ModelConfig``) or ``num_ctx``
-    (Ollama) without calling or loading the model.
-
-    Args:
-        model: A chat model or a ``ModelConfig``; ``None`` gives ``default``.
-        default: The size when the model does not say.
-
-    Returns:
-        The context size in tokens.
-    """
-    for attr in ("n_ctx", "num_ctx"):
-        value = getattr(model, attr, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return default
-
-
-def _estimate(text: str) -> int:
-    from tooldeck.chains.summarize import estimate_tokens
-
-    return estimate_tokens(text)
 
 
 def _format(example: dict[str, Any]) -> str:
@@ -141,7 +116,7 @@ class TokenBudgetSelector(BaseExampleSelector):
             raise ConfigError(msg)
         self.inner = inner
         self.max_tokens = max_tokens
-        self.count_tokens = count_tokens or _estimate
+        self.count_tokens = count_tokens or approx_tokens
         self.format_example = format_example
         self.separator = separator
         self.over_budget = over_budget

@@ -23,6 +23,7 @@ from langchain_core.prompts import (
 )
 
 from tooldeck.errors import PromptError
+from tooldeck.models.tokens import approx_tokens
 from tooldeck.prompts.budget import FixedOrderSelector, TokenBudgetSelector
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def _few_shot(
         return BudgetedFewShot(example_prompt=example_prompt, input_variables=asks,
                                example_selector=capped)
     fixed = spec.system_template() + (spec.texts[spec.input] if spec.input else "")
-    count = count_tokens or _estimate
+    count = count_tokens or approx_tokens
     budget = TokenBudgetSelector.for_context(
         inner, n_ctx, reserve, prompt_tokens=count(fixed), count_tokens=count,
         format_example=lambda **e: render(examples.human, **e) + "\n" + render(examples.ai, **e),
@@ -133,12 +134,6 @@ def _few_shot(
     )
     return BudgetedFewShot(example_prompt=example_prompt, input_variables=asks,
                            example_selector=budget)
-
-
-def _estimate(text: str) -> int:
-    from tooldeck.chains.summarize import estimate_tokens
-
-    return estimate_tokens(text)
 
 
 def build_chat_prompt(
