@@ -205,3 +205,51 @@ def test_history_given_with_the_input_is_kept_within_the_budget(config: Any) -> 
     sent = texts(model.calls[0])
     assert "newest" in sent and "old 0" not in sent and "old 9" in sent
     assert not agent.memory.opened  # trimming given history needs no memory
+
+
+# -- the summary kind reaches every agent type as a human/AI pair ----------------------------
+
+SUMMARY = "The user's name is Zed and their cat is called Miso."
+
+
+@pytest.mark.parametrize(
+    ("agent_type", "reply"),
+    [
+        ("react", final("Zed")),
+        ("self-ask", "So the final answer is: Zed"),
+        ("tool-calling", AIMessage("Zed")),
+    ],
+)
+def test_the_summary_reaches_the_model_call_of_each_agent(
+    config: Any, agent_type: str, reply: Any
+) -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    def search(query: str) -> str:
+        """Search the web.
+
+        Args:
+            query: what to look for
+        """
+        return "nothing"
+
+    config.memory = config.memory.model_copy(
+        update={"kinds": ["window", "summary"], "window_turns": 1}
+    )
+    config.agent = config.agent.model_copy(update={"type": agent_type, "search_tool": "search"})
+    model = ScriptedChatModel(responses=[reply])
+    agent = build_agent(config, model=model, tools=[search])
+    store = agent.memory.get().store
+    store.add_messages("s", [HumanMessage("My name is Zed"), AIMessage("Hi Zed"),
+                             HumanMessage("My cat is Miso"), AIMessage("Nice")])
+    assert store.set_summary("s", SUMMARY, covered_seq=2)
+
+    assert agent.invoke("Who am I?", session("s"))["answer"] == "Zed"
+    messages = model.calls[0]["messages"]
+    kinds = [m.type for m in messages]
+    assert "system" not in kinds[1:]  # only the agent's own system message, if any
+    at = next(i for i, m in enumerate(messages) if SUMMARY in m.text)
+    assert messages[at].type == "human" and messages[at + 1].type == "ai"
+    assert [m.text for m in messages[at + 2 :]][:2] == ["My cat is Miso", "Nice"]
+    assert "Who am I?" in messages[-1].text
