@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from tests.helpers import final
@@ -199,7 +199,7 @@ def test_a_run_failing_after_it_started_ends_with_an_error_line(
 def test_history_given_with_the_input_is_kept_within_the_budget(config: Any) -> None:
     config.memory.max_history_tokens = 100
     agent, model = make(config, ["ok"])
-    history = [HumanMessage(f"old {i} " + "z" * 120) for i in range(10)]
+    history: list[BaseMessage] = [HumanMessage(f"old {i} " + "z" * 120) for i in range(10)]
     history.append(AIMessage("newest"))
     agent.invoke({"input": "now?", "history": history})
     sent = texts(model.calls[0])
