@@ -15,6 +15,7 @@ from tests.helpers import drive_loop, final, grammar_accepts, react, search
 from tooldeck.agents.core import Limits, repeat_message
 from tooldeck.agents.react import react_loop
 from tooldeck.agents.self_ask import self_ask_loop
+from tooldeck.tools.builtin.calculator import calculator
 
 PARIS = "Paris has 2.1 million people."
 
@@ -167,12 +168,24 @@ def test_no_read_first_without_a_url_tool_or_without_a_url() -> None:
         assert grammar_accepts(calls[0].options["grammar"], final("x"))
 
 
-def test_the_question_is_restated_after_each_observation() -> None:
+def test_the_question_is_restated_with_each_observation() -> None:
     loop = react_loop("How many people live in Paris?", [search], Limits(), use_grammar=False)
     _, calls = drive_loop(loop, [REPEAT_REACT[0], final("2.1 million")])
     text = calls[1].messages[-1].content
-    assert text.index(f"Observation: {PARIS}") < text.index("How many people live in Paris?")
+    assert text.startswith("Question: How many people live in Paris?\nObservation: " + PARIS)
     long_question = "Why? " * 300
     loop = react_loop(long_question, [search], Limits(), use_grammar=False)
     _, calls = drive_loop(loop, [REPEAT_REACT[0], final("x")])
     assert long_question.strip() not in calls[1].messages[-1].content
+
+
+def test_the_nearest_worked_example_comes_last() -> None:
+    from tooldeck.tools.fewshot import examples_for
+
+    loop = react_loop("What is 17 * 23?", [calculator], Limits(), use_grammar=False)
+    _, calls = drive_loop(loop, [final("391")])
+    system = calls[0].messages[0].content
+    chosen = examples_for("What is 17 * 23?", [calculator], 2)
+    assert len(chosen) == 2
+    best, second = (ex.question for _, ex in chosen)
+    assert system.index(second) < system.index(best)

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 STOP_SEQUENCES = ["\nObservation:", "Observation:"]
-# Longest question restated after each observation (see ReactProtocol.observe).
+# Longest question restated with each observation (see ReactProtocol.observe).
 RESTATE_MAX_CHARS = 1000
 _THOUGHT = re.compile(r"Thought\s*:\s*(.*?)(?=\n\s*(?:Action\s*:|Final Answer\s*:)|$)", re.S)
 _ACTION = re.compile(r"Action\s*:\s*(.*?)\s*\n\s*Action\s*Input\s*:\s*(.*)", re.S)
@@ -190,10 +190,12 @@ class ReactProtocol:
 
         from tooldeck.tools.fewshot import examples_for
 
-        examples = examples_for(
+        best_first = examples_for(
             self.question, self.tools, self.max_examples, self.max_example_chars
         )
-        tools_text = describe_tools(self.tools, examples)
+        # the nearest example last, closest to the question (as in Liu et al. 2022, "What
+        # makes good in-context examples for GPT-3?"): the embedded model then follows it
+        tools_text = describe_tools(self.tools, best_first[::-1])
         names = ", ".join(self.by_name)
         system = render(self.tpl["system"], tools=tools_text, tool_names=names)
         question_text = render(self.tpl["question"], question=self.question)
@@ -236,9 +238,9 @@ class ReactProtocol:
         return dict(self._grammars[key])
 
     def observe(self, step: Step) -> BaseMessage:
-        """``Observation: ...`` with the nudge to answer, then the question again.
+        """The question again, then ``Observation: ...`` with the nudge to answer.
 
-        Restating the question after a long observation keeps a small model on it (it answers
+        Restating the question with each observation keeps a small model on it (it answers
         the question instead of summarizing the page); a very long question is not repeated.
         """
         from langchain_core.messages import HumanMessage
@@ -247,7 +249,7 @@ class ReactProtocol:
             self._read_first = False
         text = render(self.tpl["observation"], observation=step.observation)
         if len(self.question) <= RESTATE_MAX_CHARS:
-            text += "\n" + render(self.tpl["question"], question=self.question)
+            text = render(self.tpl["question"], question=self.question) + "\n" + text
         return HumanMessage(text)
 
 
