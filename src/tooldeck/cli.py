@@ -166,6 +166,7 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _load_with_sources(args: argparse.Namespace) -> tuple[Config, ConfigSources]:
     from tooldeck.config import load_config_with_sources
+    from tooldeck.prompts import configure_prompts
 
     overrides: dict[str, Any] = {}
     if getattr(args, "agent", None):
@@ -175,6 +176,7 @@ def _load_with_sources(args: argparse.Namespace) -> tuple[Config, ConfigSources]
     if getattr(args, "tools", None) is not None:
         overrides["tools"] = [t.strip() for t in args.tools.split(",") if t.strip()]
     config, sources = load_config_with_sources(args.config, overrides)
+    configure_prompts(config)  # prompts_dir and example_files, for every command
     logging.getLogger("tooldeck").setLevel("DEBUG" if args.verbose else config.log_level)
     _log.debug("config files read: %s", ", ".join(sources.files) or "none (defaults)")
     _tell_sources(config, sources, verbose=args.verbose)

@@ -288,3 +288,48 @@ def test_selector_by_name_ranks_the_templates_examples(tmp_path: Path) -> None:
         library.selector("news", "knn")
     with pytest.raises(PromptError, match="no examples"):
         library.selector("tool_calling", "ngram")
+
+
+# -- who applies the settings: build_agent and every CLI command -------------------------------
+
+def test_a_user_react_template_reaches_the_model_in_a_build_agent_run(tmp_path: Path) -> None:
+    from langchain_core.tools import tool
+
+    from tooldeck.config import load_config
+    from tooldeck.pipeline import build_agent
+    from tooldeck.testing import ScriptedChatModel
+
+    @tool
+    def echo(text: str) -> str:
+        """Echo the text.
+
+        Args:
+            text: the text
+        """
+        return text
+
+    mine = MY_REACT.replace("role: You answer questions.", "role: You are Zorp, a terse oracle.")
+    folder = _folder(tmp_path, react=mine)
+    config = load_config(None, {"data_dir": str(tmp_path / "data"),
+                                "prompts": {"prompts_dir": str(folder)}},
+                         environ={}, read_dotenv=False)
+    model = ScriptedChatModel(responses=["Thought: t\nFinal Answer: 4"])
+    assert build_agent(config, model=model, tools=[echo]).invoke("2 + 2?")["answer"] == "4"
+    system = model.calls[0]["messages"][0]
+    assert system.type == "system" and "You are Zorp, a terse oracle." in system.text
+
+
+def test_cli_commands_apply_the_configured_prompts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, _folder(tmp_path, mine=MINE))
+    assert main(["config", "show", "--config", config]) == 0
+    capsys.readouterr()
+    assert render(load_template("mine")["ask"], question="why?") == "Q: why?"
+
+
+def test_configuring_the_same_settings_keeps_the_library(tmp_path: Path) -> None:
+    settings = PromptsConfig(prompts_dir=_folder(tmp_path, mine=MINE))
+    first = configure_prompts(settings)
+    assert configure_prompts(settings.model_copy()) is first
+    assert configure_prompts(None) is not first

@@ -262,7 +262,9 @@ def build_agent(
     from tooldeck.models import describe_model, get_chat_model
     from tooldeck.pipeline.compose import Pipeline
     from tooldeck.pipeline.memory import MemoryHandle
+    from tooldeck.prompts import configure_prompts
 
+    configure_prompts(config)  # the user's prompts_dir and example_files
     chat = model or get_chat_model(config.model, config.data_dir)
     label = describe_model(config.model) if model is None else type(model).__name__
     if tools is not None:

@@ -311,14 +311,22 @@ def configure_prompts(config: Any = None) -> PromptLibrary:
     """Set the default library from a ``Config`` (or its ``prompts`` section).
 
     ``build_agent`` and the CLI call this, so that :func:`load_template` sees the user's
-    ``prompts_dir`` and ``example_files``; ``None`` goes back to the built-ins alone.
+    ``prompts_dir`` and ``example_files``; ``None`` goes back to the built-ins alone. The
+    same settings again keep the current library (and the templates it has read).
 
     Returns:
-        The new default library.
+        The default library.
     """
     global _default  # noqa: PLW0603 (one default, replaced whole)
-    _default = PromptLibrary.from_config(config) if config is not None else PromptLibrary()
+    library = PromptLibrary.from_config(config) if config is not None else PromptLibrary()
+    if _default is None or _settings(_default) != _settings(library):
+        _default = library
     return _default
+
+
+def _settings(library: PromptLibrary) -> tuple[Any, ...]:
+    """What a library was built from: two libraries with equal settings read the same."""
+    return (library.prompts_dir, tuple(library.example_files), library.max_examples)
 
 
 def default_library() -> PromptLibrary:
