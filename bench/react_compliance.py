@@ -218,6 +218,26 @@ def offline_web() -> Iterator[None]:
         setattr(ddgs.ddgs.DDGS, "text", real_text)  # noqa: B010
 
 
+@contextlib.contextmanager
+def act_first(enabled: bool) -> Iterator[None]:
+    """A proposal measured here, not the agent's behaviour: when preselection offers tools
+    (with the grammar, only tools the question matches), the first step must be an action."""
+    from tooldeck.agents.react import ReactProtocol
+
+    original = ReactProtocol.__init__
+
+    def patched(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._read_first = self._read_first or bool(self.tools)
+
+    if enabled:
+        setattr(ReactProtocol, "__init__", patched)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(ReactProtocol, "__init__", original)  # noqa: B010
+
+
 # --- the baseline ranker: BM25 with the arithmetic word list, as shipped before ---
 
 _OLD_WORD = re.compile(r"[a-z0-9]+")
@@ -486,15 +506,17 @@ def main() -> None:
             for kind in kinds:
                 for grammar, builder in modes:
                     label = f"{qset} {kind} {grammar} {builder}"
+                    kind_label = f"{kind}+act" if args.act_first else kind
                     start = time.perf_counter()
                     with (
                         ranker(kind),
                         args_grammar(builder),
+                        act_first(args.act_first),
                         offline_web() if qset != "calculator" else contextlib.nullcontext(),
                     ):
                         tally = run_set(runs[qset], grammar, args.max_steps, label, args.verbose)
                     took = time.perf_counter() - start
-                    print(row(qset, kind, grammar, builder, tally, took), flush=True)
+                    print(row(qset, kind_label, grammar, builder, tally, took), flush=True)
 
 
 if __name__ == "__main__":
