@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from tooldeck.pipeline.stages import Stage, child_config
+from tooldeck.pipeline.stages import Stage, alast_chunk, child_config, last_chunk
 from tooldeck.pipeline.state import TurnState
 
 if TYPE_CHECKING:
@@ -120,9 +120,7 @@ class Pipeline(Runnable[Any, dict[str, Any]]):
     def _transform(
         self, inputs: Iterator[Any], run_manager: CallbackManagerForChainRun, config: RunnableConfig
     ) -> Iterator[dict[str, Any]]:
-        value, got = None, False
-        for value in inputs:  # noqa: B007 - a whole input per turn; the last chunk counts
-            got = True
+        got, value = last_chunk(inputs)
         if got:
             yield self._turn(value, child_config(config, run_manager), streaming=True)
 
@@ -132,9 +130,7 @@ class Pipeline(Runnable[Any, dict[str, Any]]):
         run_manager: AsyncCallbackManagerForChainRun,
         config: RunnableConfig,
     ) -> AsyncIterator[dict[str, Any]]:
-        value, got = None, False
-        async for value in inputs:  # noqa: B007 - a whole input per turn; the last chunk counts
-            got = True
+        got, value = await alast_chunk(inputs)
         if got:
             yield await self._aturn(value, child_config(config, run_manager), streaming=True)
 

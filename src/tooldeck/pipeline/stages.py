@@ -35,7 +35,39 @@ if TYPE_CHECKING:
 
     RunManager = CallbackManagerForChainRun | AsyncCallbackManagerForChainRun
 
-__all__ = ["AgentLoopStage", "InputStage", "OutputStage", "Stage", "child_config", "configurable"]
+__all__ = [
+    "AgentLoopStage",
+    "InputStage",
+    "OutputStage",
+    "Stage",
+    "alast_chunk",
+    "child_config",
+    "configurable",
+    "last_chunk",
+]
+
+
+def last_chunk(chunks: Iterator[Any]) -> tuple[bool, Any]:
+    """Whether a stream of whole inputs had any, and its last (each chunk is a whole turn).
+
+    Args:
+        chunks: The previous link's stream.
+
+    Returns:
+        ``(True, last)``, or ``(False, None)`` for an empty stream.
+    """
+    got, last = False, None
+    for last in chunks:  # noqa: B007 - the last chunk counts
+        got = True
+    return got, last
+
+
+async def alast_chunk(chunks: AsyncIterator[Any]) -> tuple[bool, Any]:
+    """Async :func:`last_chunk`."""
+    got, last = False, None
+    async for last in chunks:  # noqa: B007 - the last chunk counts
+        got = True
+    return got, last
 
 
 def configurable(config: RunnableConfig | None, key: str) -> Any:
@@ -93,9 +125,7 @@ class Stage(Runnable[Any, TurnState]):
     def _transform(
         self, inputs: Iterator[Any], run_manager: CallbackManagerForChainRun, config: RunnableConfig
     ) -> Iterator[TurnState]:
-        state, got = None, False
-        for state in inputs:  # noqa: B007 - one state per turn; the last one counts
-            got = True
+        got, state = last_chunk(inputs)
         if got:
             yield self.step(state, child_config(config, run_manager), streaming=True)
 
@@ -105,9 +135,7 @@ class Stage(Runnable[Any, TurnState]):
         run_manager: AsyncCallbackManagerForChainRun,
         config: RunnableConfig,
     ) -> AsyncIterator[TurnState]:
-        state, got = None, False
-        async for state in inputs:  # noqa: B007 - one state per turn; the last one counts
-            got = True
+        got, state = await alast_chunk(inputs)
         if got:
             yield await self.astep(state, child_config(config, run_manager), streaming=True)
 

@@ -86,20 +86,11 @@ def _parse_jsonl(path: Path, text: str) -> list[tuple[str, Any]]:
 
 
 def _parse_yaml(path: Path, text: str) -> tuple[str | None, list[tuple[str, Any]]]:
-    import yaml
+    from tooldeck.prompts.spec import load_yaml_text
 
-    from tooldeck.rag.safe_yaml import load_yaml
-
-    try:
-        data = load_yaml(text, limit=2 * MAX_EXAMPLES_BYTES)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        msg = f"example file {path} is not valid YAML{line}: {getattr(exc, 'problem', exc)}"
-        raise ConfigError(msg) from None
-    except LoaderError as exc:
-        msg = f"example file {path}: {exc}"
-        raise ConfigError(msg) from None
+    data = load_yaml_text(
+        text, f"example file {path}", limit=2 * MAX_EXAMPLES_BYTES, error=ConfigError
+    )
     template: str | None = None
     if isinstance(data, dict) and "examples" in data:
         unknown = sorted(str(k) for k in set(data) - {"template", "examples"})

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tooldeck.errors import LoaderError, PromptError
+from tooldeck.errors import LoaderError, PromptError, ToolDeckError
 
 __all__ = [
     "PART_NAMES",
@@ -46,6 +46,7 @@ __all__ = [
     "TemplateText",
     "check_example",
     "escape",
+    "load_yaml_text",
     "parse_template",
     "render",
     "slots",
@@ -348,21 +349,34 @@ def _check_variables(spec: TemplateSpec, where: str) -> None:
             raise PromptError(msg)
 
 
-def _load_yaml(text: str, where: str) -> Any:
+def load_yaml_text(
+    text: str, where: str, *, limit: int = _MAX_EXPANDED, error: type[ToolDeckError] = PromptError
+) -> Any:
+    """Parse YAML (aliases bounded by ``limit``) or raise ``error`` naming ``where`` and the line.
+
+    Args:
+        text: The YAML text.
+        where: What the text is, for the message (``template file ...``, ``example file ...``).
+        limit: The most characters the document may expand to through aliases.
+        error: The error class to raise (``PromptError`` or ``ConfigError``).
+
+    Returns:
+        The parsed document.
+    """
     import yaml
 
     from tooldeck.rag.safe_yaml import load_yaml
 
     try:
-        return load_yaml(text, limit=_MAX_EXPANDED)
+        return load_yaml(text, limit=limit)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
         msg = f"{where} is not valid YAML{line}: {getattr(exc, 'problem', None) or exc}"
-        raise PromptError(msg) from None
+        raise error(msg) from None
     except LoaderError as exc:
         msg = f"{where}: {exc}"
-        raise PromptError(msg) from None
+        raise error(msg) from None
 
 
 def parse_template(name: str, text: str, source: str) -> TemplateSpec:
@@ -381,7 +395,7 @@ def parse_template(name: str, text: str, source: str) -> TemplateSpec:
             declared variable no text uses, or a malformed example; the message names the file.
     """
     where = f"prompt template {name!r} ({source})"
-    data = _load_yaml(text, where)
+    data = load_yaml_text(text, where)
     if not isinstance(data, dict):
         msg = f"{where} must be a mapping with version, variables, role, task, ..."
         raise PromptError(msg)
