@@ -177,14 +177,17 @@ def embed_texts(texts: Sequence[str], *, cache: bool = True) -> Any:
     if not cache:
         return model.embed_array(list(texts))
     store = _EMBEDDER.cache
-    missing = list(dict.fromkeys(t for t in texts if t not in store))
+    with _EMBEDDER.lock:
+        found = {text: store[text] for text in texts if text in store}
+    missing = [text for text in dict.fromkeys(texts) if text not in found]
     if missing:
-        vectors = model.embed_array(missing)
+        fresh = dict(zip(missing, model.embed_array(missing), strict=True))
+        found.update(fresh)
         with _EMBEDDER.lock:
-            if len(store) + len(missing) > _CACHE_MAX:
+            if len(store) + len(fresh) > _CACHE_MAX:
                 store.clear()
-            store.update(zip(missing, vectors, strict=True))
-    return np.stack([store[t] if t in store else model.embed_array([t])[0] for t in texts])
+            store.update(fresh)
+    return np.stack([found[text] for text in texts])
 
 
 def semantic_scores(question: str, tools: Sequence[BaseTool]) -> list[float] | None:
