@@ -36,7 +36,8 @@ run.
 
     python bench/react_compliance.py [--set v2|calculator|web|all] [--grammar on|off|both]
         [--ranker new|old|both] [--args-grammar builtin|xllamacpp|both] [--max-steps 4]
-        [--limit N] [--every N] [--split dev|test|all] [--preselect-only] [--verbose]
+        [--limit N] [--every N] [--split dev|test|all] [--act-first] [--preselect-only]
+        [--verbose]
 """
 
 from __future__ import annotations
@@ -474,6 +475,11 @@ def main() -> None:
         "--split", choices=["dev", "test", "all"], default="all", help="which half of the v2 set"
     )
     parser.add_argument("--verbose", action="store_true", help="print every question's outcome")
+    parser.add_argument(
+        "--act-first",
+        action="store_true",
+        help="proposal: with the grammar, the first step must act when tools are offered",
+    )
     parser.add_argument(
         "--preselect-only",
         action="store_true",
