@@ -90,6 +90,8 @@ def is_transient(exc: Exception) -> bool:
 
 class _GuardState(AgentState[Any]):
     tooldeck_started: NotRequired[float]
+    # how often each (tool, arguments) was requested in this run, counted as replies arrive
+    tooldeck_actions: NotRequired[dict[str, int]]
 
 
 def _question(messages: Sequence[BaseMessage]) -> str:
@@ -106,14 +108,10 @@ def _key(name: str, args: Any) -> str:
     return name + "\x00" + json.dumps(args, sort_keys=True, default=str)
 
 
-def _action_counts(calls: Sequence[AIMessage]) -> dict[str, int]:
-    """How often each (tool, arguments) was requested in the run."""
-    seen: dict[str, int] = {}
-    for message in calls:
-        for call in message.tool_calls:
-            key = _key(call["name"], call["args"])
-            seen[key] = seen.get(key, 0) + 1
-    return seen
+def _actions(state: Any) -> dict[str, int]:
+    """The run's action counts kept in the agent state (see ``after_model``)."""
+    counts = state.get("tooldeck_actions") if isinstance(state, dict) else None
+    return cast(dict[str, int], counts) if isinstance(counts, dict) else {}
 
 
 def _earlier_result(messages: Sequence[BaseMessage], call_id: str, key: str) -> str | None:
@@ -142,8 +140,8 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
         self.tool_top_k = tool_top_k
 
     def before_agent(self, state: _GuardState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """Start the clock."""
-        return {"tooldeck_started": time.monotonic()}
+        """Start the clock and the action counts."""
+        return {"tooldeck_started": time.monotonic(), "tooldeck_actions": {}}
 
     def _stop(self, reason: StopReason) -> dict[str, Any]:
         text = limit_message(reason, self.limits, [])
@@ -165,20 +163,27 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
 
     @hook_config(can_jump_to=["end"])
     def after_model(self, state: _GuardState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """End the run, before any tool runs, when an action is requested too often."""
-        counts = _action_counts(_run_calls(state["messages"]))
+        """Count the reply's actions; end the run, before any tool runs, past ``max_repeats``."""
+        last = state["messages"][-1] if state["messages"] else None
+        if not isinstance(last, AIMessage) or not last.tool_calls:
+            return None
+        counts = dict(state.get("tooldeck_actions", {}))
+        for call in last.tool_calls:
+            key = _key(call["name"], call["args"])
+            counts[key] = counts.get(key, 0) + 1
         if any(n > self.limits.max_repeats for n in counts.values()):
             return self._stop("repeated_action")
-        return None
+        return {"tooldeck_actions": counts}
 
-    def _must_answer(self, messages: Sequence[BaseMessage]) -> bool:
+    def _must_answer(self, request: ModelRequest[Any]) -> bool:
         """The last allowed step, or a step after a repeated action: only an answer."""
-        calls = _run_calls(messages)
-        repeated = any(n > 1 for n in _action_counts(calls).values())
-        return repeated or len(calls) >= self.limits.max_steps - 1
+        counts = _actions(request.state)
+        if any(n > 1 for n in counts.values()):
+            return True
+        return len(_run_calls(request.messages)) >= self.limits.max_steps - 1
 
     def _narrow(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
-        if self._must_answer(request.messages):
+        if self._must_answer(request):
             return request.override(tools=[])
         tools = [t for t in request.tools if not isinstance(t, dict)]
         if len(tools) <= self.tool_top_k:
@@ -220,10 +225,12 @@ class GuardMiddleware(AgentMiddleware[_GuardState, Any]):
 
     def _repeat(self, request: ToolCallRequest) -> ToolMessage | None:
         """A repeated request's result (the earlier one, not run again), or None."""
-        state = request.state
-        messages = state.get("messages", []) if isinstance(state, dict) else []
         call = request.tool_call
-        previous = _earlier_result(messages, call["id"] or "", _key(call["name"], call["args"]))
+        key = _key(call["name"], call["args"])
+        if _actions(request.state).get(key, 0) < 2:
+            return None
+        messages = request.state.get("messages", []) if isinstance(request.state, dict) else []
+        previous = _earlier_result(messages, call["id"] or "", key)
         if previous is None:
             return None
         return self._error(request, Observation(repeat_message(call["name"], previous), True))
