@@ -253,3 +253,22 @@ def test_the_summary_reaches_the_model_call_of_each_agent(
     assert messages[at].type == "human" and messages[at + 1].type == "ai"
     assert [m.text for m in messages[at + 2 :]][:2] == ["My cat is Miso", "Nice"]
     assert "Who am I?" in messages[-1].text
+
+
+def test_the_summary_pair_stays_within_the_history_budget(config: Any) -> None:
+    from tooldeck.memory.budget import message_cost
+
+    config.memory = config.memory.model_copy(
+        update={"kinds": ["window", "summary"], "window_turns": 2, "max_history_tokens": 100}
+    )
+    agent, model = make(config, ["ok"])
+    store = agent.memory.get().store
+    store.add_messages("s", [HumanMessage("old"), AIMessage("older"),
+                             HumanMessage("recent " * 8), AIMessage("fine " * 8)])
+    long_summary = " ".join(f"Fact number {i} was said." for i in range(40))
+    assert store.set_summary("s", long_summary, covered_seq=2)
+    agent.invoke("and now?", session("s"))
+    history = model.calls[0]["messages"][1:-1]
+    assert any(m.additional_kwargs.get("memory") == "summary" for m in history), history
+    assert sum(message_cost(m, approx_tokens) for m in history) <= 100
+    assert "recent recent" in history[-2].text and "Fact number 0 was said." in history[0].text
