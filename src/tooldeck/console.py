@@ -175,7 +175,7 @@ class _Conversation:
         """The turns the model sees next, oldest first."""
         if self.session is None:
             return self.window.messages()
-        from tooldeck.pipeline.memory import approx_tokens
+        from tooldeck.models.tokens import approx_tokens
 
         budget = 1_000_000  # all the memory would give: its own window and compaction apply
         return self.agent.memory.get().load(self.session, "", budget, count_tokens=approx_tokens)
