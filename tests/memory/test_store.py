@@ -327,13 +327,16 @@ def test_busy_retries_are_bounded(store: MemoryStore, monkeypatch: pytest.Monkey
 # -- connections: one per thread -------------------------------------------------------------
 
 
-def _count_connects(store: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    opened: list[int] = []
+def _count_connects(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[int, sqlite3.Connection]]:
+    opened: list[tuple[int, sqlite3.Connection]] = []
     connect = store._connect
 
     def counting() -> sqlite3.Connection:
-        opened.append(threading.get_ident())
-        return connect()
+        conn = connect()
+        opened.append((threading.get_ident(), conn))
+        return conn
 
     monkeypatch.setattr(store, "_connect", counting)
     return opened
@@ -348,6 +351,8 @@ def test_a_thread_keeps_one_connection_until_close(
         assert len(store.get_messages("s")) == 2 * (n + 1)
     assert len(opened) == 1
     store.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0][1].execute("SELECT 1")
     assert len(store.get_messages("s")) == 10  # a closed store reopens
     assert len(opened) == 2
 
@@ -363,8 +368,10 @@ def test_each_thread_has_its_own_connection_closed_when_it_ends(
     worker.start()
     worker.join()
     gc.collect()
-    assert len(set(opened)) == 2
-    assert len(store._held) == 1  # the worker's went with its thread
+    assert len({ident for ident, _ in opened}) == 2
+    assert len(store._held) == 1  # the worker's went with its thread, closed
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[1][1].execute("SELECT 1")
     assert [s.name for s in store.list_sessions()] == ["t", "main"]
 
 

@@ -90,6 +90,12 @@ class _Held:
         self.conn = conn
         self.pid = os.getpid()
 
+    def __del__(self) -> None:
+        """Close the connection when its thread ends (a fork's copy is left alone)."""
+        if self.pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.close()
+
 
 def _close_all(held: weakref.WeakSet[_Held]) -> None:
     """Close every connection this process opened and still holds (a finalizer)."""
