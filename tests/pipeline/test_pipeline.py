@@ -240,3 +240,18 @@ def test_model_runs_carry_the_prompt_template_name(config: Any, registry: Any) -
     agent, _ = make(config, registry)
     agent.invoke("a", {"callbacks": [Spy()]})
     assert len(seen) == 2 and all(isinstance(p, str) and p.startswith("react") for p in seen)
+
+
+@pytest.mark.parametrize("limit", [0, 1, 2])
+def test_prompts_max_examples_reaches_the_react_prompt(
+    config: Any, registry: Any, limit: int
+) -> None:
+    prompts = config.prompts.model_copy(update={"max_examples": limit})
+    agent_cfg = config.agent.model_copy(update={"tool_min_score": -1.0})
+    cfg = config.model_copy(
+        update={"tools": ["calculator"], "prompts": prompts, "agent": agent_cfg}
+    )
+    model = ScriptedChatModel(responses=[final("12")])
+    build_agent(cfg, registry=registry, model=model).invoke("What is 3 * 4?")
+    system = str(model.calls[0]["messages"][0].content)
+    assert system.count("Example - Question:") == limit

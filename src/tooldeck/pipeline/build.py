@@ -72,6 +72,7 @@ def _react(
     min_score: float | None,
     limits: Limits,
     grammar: bool,
+    max_examples: int,
     question: str,
     history: list[BaseMessage],
 ) -> LoopGen:
@@ -79,7 +80,9 @@ def _react(
     from tooldeck.tools.select import preselect_tools
 
     offered = preselect_tools(question, tools, top_k, min_score)
-    return react_loop(question, offered, limits, use_grammar=grammar, history=history)
+    return react_loop(
+        question, offered, limits, use_grammar=grammar, history=history, max_examples=max_examples
+    )
 
 
 def _self_ask(
@@ -209,7 +212,10 @@ def build_loop_agent(
         min_score = config.agent.tool_min_score
         if min_score is None and grammar:
             min_score = 0.0  # auto: a small constrained model sees only matching tools
-        loop = partial(_react, tools(), config.agent.tool_top_k, min_score, limits, grammar)
+        loop = partial(
+            _react, tools(), config.agent.tool_top_k, min_score, limits, grammar,
+            config.prompts.max_examples,
+        )
     return TextAgent(
         chat, loop, model_label=label, limits=limits, max_question_chars=config.max_question_chars
     )
