@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable, RunnableConfig
 
     from tooldeck.memory.window import WindowMemory
+    from tooldeck.models.catalogue import CatalogueEntry
     from tooldeck.pipeline.compose import Pipeline
     from tooldeck.tools.registry import ToolEntry, ToolRegistry
 
@@ -357,6 +358,8 @@ def pull_model(
     from tooldeck.models.download import pull
 
     entry = lookup(name)
+    if entry.kind == "embeddings":
+        return _pull_embeddings(entry, data_dir, sha256=sha256, trust_hub_hash=trust_hub_hash)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -374,3 +377,34 @@ def pull_model(
     _out.print(f"verified {path} (sha256 {digest})")
     _out.print(f"use it with: --model {name}  (or model: {{provider: gguf, name: {name}}})")
     return path
+
+
+def _pull_embeddings(
+    entry: CatalogueEntry, data_dir: Path, *, sha256: str | None, trust_hub_hash: bool
+) -> Path:
+    """Download every file of an embedding model folder (one bar per file), then say how."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from tooldeck.models.folders import pull_folder
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=_err,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(file: str, done: int, total: int | None) -> None:
+            if file not in tasks:
+                tasks[file] = progress.add_task(file, total=total)
+            progress.update(tasks[file], completed=done, total=total)
+
+        folder = pull_folder(
+            entry, data_dir, progress=update, sha256=sha256, trust_hub_hash=trust_hub_hash
+        )
+    _out.print(f"verified {folder}")
+    _out.print(f"use it with: embeddings: {{provider: local, name: {folder}}} "
+               "(then `tooldeck index NAME PATH --rebuild`)")
+    return folder

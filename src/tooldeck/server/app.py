@@ -143,6 +143,7 @@ class _Service:
         """Answer from an index; blocking (run it in a thread)."""
         from tooldeck.questions import check_question
         from tooldeck.rag.answer import ask
+        from tooldeck.rag.rerank import rerank_settings
 
         self.check_length(question)
         text = check_question(question, self.config.max_question_chars)
@@ -151,9 +152,11 @@ class _Service:
         with self.indexes.lease(index_name or self.index_name) as idx:
             if not use_model:
                 return ask(idx, text, k, None, filters).to_dict()
+            s = rerank_settings(self.config.rag)
             model = self.model.get()
             with self.model_turn:
-                return ask(idx, text, k, model, filters).to_dict()
+                return ask(idx, text, k, model, filters, rerank=s.mode, rerank_k=s.k,
+                           rerank_timeout_s=s.timeout_s).to_dict()
 
     def best(self, body: Instruction, kind: str) -> dict[str, Any]:
         """The best operation or function for an instruction; blocking."""
