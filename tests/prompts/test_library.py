@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ texts:
 
 # A user react that keeps the texts the ReAct loop reads.
 MY_REACT = (Path(__file__).resolve().parents[2] / "src/tooldeck/prompts/templates/react.yaml"
-            ).read_text("utf-8").replace('version: "2"', 'version: "9-mine"')
+            ).read_text("utf-8")
+MY_REACT = re.sub(r'(?m)^version: "[^"]*"', 'version: "9-mine"', MY_REACT, count=1)
 
 
 @pytest.fixture(autouse=True)

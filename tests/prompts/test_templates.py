@@ -46,7 +46,7 @@ texts:
 def test_builtin_keeps_the_keys_its_callers_read(name: str) -> None:
     template = load_template(name)
     assert CALLER_KEYS[name] <= set(template)
-    assert template["version"] == "2" and template["name"] == name
+    assert str(template["version"]).isdigit() and template["name"] == name
     assert all(isinstance(template[key], str) and template[key] for key in CALLER_KEYS[name])
 
 

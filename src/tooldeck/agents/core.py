@@ -184,12 +184,12 @@ def repeat_message(tool: str, previous: str) -> str:
     """The observation of a repeated action: the result it gave before; answer next.
 
     Every loop (ReAct, self-ask, tool calling) answers a repeated action with this text
-    instead of running the tool again, and its next model call may only answer.
+    (``texts.repeated`` of the ``react`` template) instead of running the tool again, and its
+    next model call may only answer.
     """
-    return (
-        f"You already called {tool} with this input. Its result was: {previous}\n"
-        "Use that result and give the final answer now."
-    )
+    from tooldeck.prompts import load_template, render
+
+    return render(load_template("react")["repeated"], tool=tool, observation=previous)
 
 
 def close_run(result: AgentResult, limits: Limits, deadline: Deadline) -> AgentResult:
