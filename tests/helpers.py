@@ -13,6 +13,7 @@ from typing import Any
 from langchain_core.tools import tool
 
 from tooldeck.plugins import hookimpl, load_plugins
+from tooldeck.testing import grammar_accepts
 from tooldeck.tools.registry import ToolRegistry, build_registry
 
 
@@ -119,25 +120,6 @@ class JSONHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-
-def grammar_accepts(grammar: str, text: str) -> bool:
-    """Whether ``text`` is a complete sentence of ``grammar``.
-
-    Checked with llguidance, the engine llama.cpp runs these grammars with, on a byte tokenizer;
-    the calling test is skipped when llguidance is not installed.
-    """
-    import pytest
-
-    llguidance = pytest.importorskip(
-        "llguidance", reason="the grammar checker (pip install llguidance)")
-    tokenizer = llguidance.LLTokenizer("byte")
-    matcher = llguidance.LLMatcher(tokenizer, grammar)
-    assert not matcher.is_error(), matcher.get_error()
-    tokens = tokenizer.tokenize_str(text)
-    if matcher.validate_tokens(tokens) < len(tokens):
-        return False
-    return bool(matcher.consume_tokens(tokens)) and bool(matcher.is_accepting())
 
 
 def step_accepted(tools: list[Any], name: str, arguments: str) -> bool:
