@@ -1,11 +1,11 @@
-"""Identifier words, verbs to methods, whole-document chunks and function-operation links."""
+"""Identifier words, whole-document chunks and function-operation links."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tooldeck.config import IndexConfig
-from tooldeck.rag.identifiers import identifier_words, method_words
+from tooldeck.rag.identifiers import identifier_words
 from tooldeck.rag.links import link_chunks
 from tooldeck.rag.loaders import load_file
 from tooldeck.rag.splitters import split_documents
@@ -20,12 +20,6 @@ def test_identifier_words() -> None:
         "compute session create http server"
     assert identifier_words("YituTech/conv-bert-base") == "yitu tech conv bert base"
     assert identifier_words("") == ""
-
-
-def test_method_words() -> None:
-    assert method_words("kill session abc123") == ["delete"]
-    assert method_words("Spin up a machine, then list what runs") == ["post", "get"]
-    assert method_words("what is the rate limit?") == []
 
 
 def _chunks(config: IndexConfig | None = None) -> list[list]:  # type: ignore[type-arg]

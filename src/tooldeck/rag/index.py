@@ -3,8 +3,7 @@
 Fusion is weighted reciprocal rank fusion, ``lexical_weight / (k + BM25 rank) + 1 / (k +
 vector rank)``, with the weight and ``k`` fitted across several API sets (leave-one-set-out
 checked; ``tooldeck eval retrieval --fit-fusion``) and shipped as data in ``rag/fusion.json``;
-``rag.lexical_weight`` and ``rag.rrf_k`` override them. The BM25 side also hears the HTTP
-methods a question's verbs ask for (``kill`` -> ``delete``, :mod:`tooldeck.rag.identifiers`).
+``rag.lexical_weight`` and ``rag.rrf_k`` override them (:mod:`tooldeck.rag.fusion`).
 When a spec and its client code are indexed together, functions and the operations they call
 are linked (:mod:`tooldeck.rag.links`) before anything is written.
 
@@ -26,7 +25,6 @@ never see a part. No pickle anywhere: SQLite rows, JSON metadata, Chroma's own f
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +40,7 @@ from tooldeck.errors import (
     ToolDeckError,
 )
 from tooldeck.rag import lifecycle, writer
-from tooldeck.rag.identifiers import method_words
+from tooldeck.rag.fusion import fitted_fusion, fusion_settings, group_rankings, rrf_fuse
 from tooldeck.rag.lifecycle import index_generation, index_path, list_indexes
 from tooldeck.rag.store import ChunkStore
 from tooldeck.rag.writer import IndexStats
@@ -85,37 +83,6 @@ class Match:
     def source(self) -> str:
         """The file the chunk came from."""
         return str(self.metadata.get("source", ""))
-
-
-def rrf_fuse(rankings: Sequence[Sequence[str]], k: int = 60,
-             weights: Sequence[float] | None = None) -> dict[str, float]:
-    """Weighted reciprocal rank fusion: ``sum(w / (k + rank))`` over the rankings (rank from 1).
-
-    ``weights`` default to 1 for every ranking.
-    """
-    scores: dict[str, float] = {}
-    for i, ranking in enumerate(rankings):
-        weight = 1.0 if weights is None else weights[i]
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
-    return scores
-
-
-@functools.cache
-def fitted_fusion() -> tuple[float, int]:
-    """``(lexical_weight, k)`` fitted across sets, from the package's ``rag/fusion.json``."""
-    import json
-    from importlib import resources
-
-    data = json.loads(resources.files("tooldeck.rag").joinpath("fusion.json").read_text("utf-8"))
-    return float(data["weights"]["lexical_weight"]), int(data["weights"]["k"])
-
-
-def fusion_settings(rag: RagConfig) -> tuple[float, int]:
-    """The ``(lexical_weight, k)`` in use: the config's where set, else the fitted ones."""
-    weight, k = fitted_fusion()
-    return (weight if rag.lexical_weight is None else rag.lexical_weight,
-            k if rag.rrf_k is None else rag.rrf_k)
 
 
 def _chroma_where(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -414,11 +381,7 @@ class HybridIndex:
             IndexCorruptedError: the vector store and the chunk store disagree.
         """
         k = k or self.rag.top_k
-        if self.store.is_empty():
-            raise EmptyIndexError(
-                f"index {self.name!r} has no documents; add some with "
-                f"`tooldeck index {self.name} PATH...`"
-            )
+        self._refuse_empty()
         n = max(self.rag.candidates, k)  # Chroma returns fewer when it holds fewer
         lexical, vector, similarity = self.rankings(question, n, filters)
         weight, rrf_k = fusion_settings(self.rag)
@@ -446,8 +409,7 @@ class HybridIndex:
         The two retrievals are independent: BM25 runs in SQLite (no GIL) on a worker thread
         while this one embeds the question (BLAS, no GIL) and asks Chroma.
         """
-        words = " ".join(method_words(question))  # "kill the session" meets "DELETE /session"
-        lexical_job = self._workers().submit(self.store.bm25, f"{question} {words}", n, filters)
+        lexical_job = self._workers().submit(self.store.bm25, question, n, filters)
         vector, similarity = self._vector_ids(question, n, filters)
         return lexical_job.result(), vector, similarity
 
@@ -456,20 +418,44 @@ class HybridIndex:
     ) -> list[Match]:
         """The ``k`` best documents (operations, symbols, sections): the best chunk of each.
 
-        Chunks of one document (same source and document number) count once; four times ``k``
-        chunks are searched so that ``k`` distinct documents are usually found.
+        The two rankings are first made rankings of documents (:func:`group_rankings`: chunks of
+        one document, and operations or functions with the same ref, count once, at their best
+        chunk's place), then fused; ``max(rag.candidates, 4 * k)`` chunks are taken from each.
+
+        Raises:
+            EmptyIndexError: the index holds no chunks.
         """
         k = k or self.rag.top_k
-        seen: set[tuple[str, Any]] = set()
-        out: list[Match] = []
-        for match in self.search(question, k * 4, filters):
-            key = (match.source, match.metadata.get("doc_index"))
-            if key not in seen:
-                seen.add(key)
-                out.append(match)
-                if len(out) == k:
-                    break
-        return out
+        self._refuse_empty()
+        lexical, vector, similarity = self.rankings(question, max(self.rag.candidates, 4 * k),
+                                                    filters)
+        chunks = self.store.get({*lexical, *vector})
+
+        def group(cid: str) -> tuple[Any, ...] | None:
+            chunk = chunks.get(cid)
+            if chunk is None:  # a vector whose chunk row is gone (an interrupted update)
+                return None
+            meta = chunk.metadata
+            if meta.get("kind") in ("rest", "function"):
+                return ("ref", meta.get("kind"), meta.get("ref"))
+            return ("doc", meta.get("source"), meta.get("doc_index"))
+
+        (lex, vec), _ = group_rankings([lexical, vector], group)
+        weight, rrf_k = fusion_settings(self.rag)
+        scores = rrf_fuse([lex, vec], rrf_k, [weight, 1.0])
+        lex_rank = {cid: r for r, cid in enumerate(lex, start=1)}
+        vec_rank = {cid: r for r, cid in enumerate(vec, start=1)}
+        best = sorted(scores, key=lambda i: (-scores[i], vec_rank.get(i, len(vec) + 1)))[:k]
+        return [Match(cid, scores[cid], chunks[cid].text, chunks[cid].context,
+                      chunks[cid].metadata, lex_rank.get(cid), vec_rank.get(cid),
+                      similarity.get(cid)) for cid in best]
+
+    def _refuse_empty(self) -> None:
+        if self.store.is_empty():
+            raise EmptyIndexError(
+                f"index {self.name!r} has no documents; add some with "
+                f"`tooldeck index {self.name} PATH...`"
+            )
 
     def _vector_ids(
         self, question: str, n: int, filters: Mapping[str, Any] | None

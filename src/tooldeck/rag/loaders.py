@@ -36,7 +36,6 @@ from tooldeck.errors import LoaderError
 from tooldeck.rag.budget import Budget, bounded_text
 from tooldeck.rag.files import iter_files, read_text, text_suffix
 from tooldeck.rag.htmltext import html_to_text
-from tooldeck.rag.identifiers import identifier_words
 
 if TYPE_CHECKING:
     from tooldeck.config import RagConfig
@@ -122,7 +121,7 @@ def _record_document(record: dict[str, Any], source: str, line: int, budget: Bud
         text = budget.text(out)
         return _doc(text, source, ref, title, kind="function", example=call, line=line,
                     api_call=call, domain=bounded_text(record.get("domain", ""), _LABEL),
-                    record=True, words=identifier_words(str(record.get("api_name") or "")))
+                    record=True)
     text_key = next((k for k in ("text", "content", "page_content", "body") if
                      isinstance(record.get(k), str)), None)
     label = record.get("id") or record.get("name") or record.get("title") or f"{name}:{line}"
@@ -135,8 +134,7 @@ def _record_document(record: dict[str, Any], source: str, line: int, budget: Bud
     for key, value in record.items():
         if not out.add(f"{bounded_text(key, _LABEL)}: {bounded_text(value, out.room)}"):
             break
-    return _doc(budget.text(out), source, ref, ref, line=line, record=True,
-                words=identifier_words(ref))
+    return _doc(budget.text(out), source, ref, ref, line=line, record=True)
 
 
 def _jsonl(text: str, source: str, budget: Budget) -> list[Document]:
