@@ -108,12 +108,13 @@ def built(config: Any, corpus: Path) -> Iterator[HybridIndex]:
 
 def _expected_ids(corpus: Path, config: Any) -> set[str]:
     """The chunk ids a clean build of ``corpus`` holds (ids are content hashes)."""
+    from tooldeck.rag.links import link_chunks
     from tooldeck.rag.loaders import iter_files, load_paths
     from tooldeck.rag.splitters import split_documents
 
     report = load_paths(iter_files([corpus]))
-    return {c.id for docs in report.documents.values()
-            for c in split_documents(docs, config.rag.index("api"))}
+    files = [split_documents(docs, config.rag.index("api")) for docs in report.documents.values()]
+    return {c.id for chunks in link_chunks(files) for c in chunks}  # functions linked to ops
 
 
 def _stored_ids(config: Any, name: str = "api") -> tuple[set[str], set[str]]:
