@@ -73,3 +73,18 @@ def test_links_to_operations_already_indexed_and_prefixed_paths() -> None:
     assert docs[0].metadata["paths_called"] == "DELETE /api/v1/session/{}"
     (out,) = link_chunks([docs], stored)
     assert out[0].metadata["operations"] == "DELETE /session/{session_id}"
+
+
+def test_a_long_record_is_one_chunk_searched_by_its_head(tmp_path: Path) -> None:
+    import json
+
+    record = {"id": "Weather::forecast", "api_description": "Daily forecast for a city.",
+              "required_parameters": [{"name": f"p{i}", "description": "x" * 60}
+                                      for i in range(40)]}
+    file = tmp_path / "apis.jsonl"
+    file.write_text(json.dumps(record) + "\n")
+    (chunk,) = split_documents(load_file(file), IndexConfig())
+    assert len(chunk.context) > 1000 and len(chunk.text) <= 1000
+    assert chunk.text.startswith("id: Weather::forecast") and chunk.context.endswith("]")
+    (whole,) = split_documents(load_file(file), IndexConfig(splitter="none"))
+    assert whole.text == whole.context
