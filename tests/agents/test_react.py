@@ -227,7 +227,8 @@ def test_concurrent_async_runs(config: Any, registry: Any) -> None:
     agent, _ = make(config, registry, [final("same")])
 
     async def main() -> list[Any]:
-        return await agent.abatch(["a", "b"])
+        results: list[Any] = await agent.abatch(["a", "b"])
+        return results
 
     assert [r["answer"] for r in asyncio.run(main())] == ["same", "same"]
 
@@ -291,3 +292,62 @@ def test_worked_examples_reach_the_prompt(config: Any, registry: Any) -> None:
     system = model.calls[0]["messages"][0].content
     assert 'Action Input: {"country": "Peru"}' in system and "Observation: Lima" in system
     assert "Thought: Look it up" in system and "Final Answer: N'Djamena" in system
+
+
+def _first_and_second_grammar(act_first: bool) -> tuple[str, str]:
+    """The grammars of a grammar-constrained run's first step and of the step after a tool."""
+    from tests.helpers import drive_loop, echo
+    from tooldeck.agents.core import Limits
+    from tooldeck.agents.react import react_loop
+
+    gen = react_loop("say hi", [echo], Limits(max_steps=3), use_grammar=True, act_first=act_first)
+    _, calls = drive_loop(gen, [react("hi", "echo", '{"text": "hi"}'), final("hi")])
+    return calls[0].options["grammar"], calls[1].options["grammar"]
+
+
+def test_act_first_refuses_a_final_answer_until_a_tool_has_run() -> None:
+    from tooldeck.testing import grammar_accepts
+
+    first, second = _first_and_second_grammar(act_first=True)
+    assert not grammar_accepts(first, final("hello"))
+    assert grammar_accepts(first, react("I need it", "echo", '{"text": "hi"}'))
+    assert grammar_accepts(second, final("hello"))
+
+
+def test_without_act_first_a_final_answer_may_come_first() -> None:
+    from tooldeck.testing import grammar_accepts
+
+    first, _ = _first_and_second_grammar(act_first=False)
+    assert grammar_accepts(first, final("hello"))
+    assert grammar_accepts(first, react("I need it", "echo", '{"text": "hi"}'))
+
+
+def test_act_first_without_tools_answers() -> None:
+    from tests.helpers import drive_loop
+    from tooldeck.agents.core import Limits
+    from tooldeck.agents.react import react_loop
+    from tooldeck.testing import grammar_accepts
+
+    gen = react_loop("hi", [], Limits(max_steps=2), use_grammar=True, act_first=True)
+    result, calls = drive_loop(gen, [final("hello")])
+    assert grammar_accepts(calls[0].options["grammar"], final("hello"))
+    assert result.answer == "hello"
+
+
+def test_pipeline_acts_first_only_with_automatic_min_score(config: Any, registry: Any) -> None:
+    from tooldeck.pipeline import build as build_module
+
+    seen: list[tuple[float | None, bool]] = []
+    original = build_module._react
+
+    def spy(*args: Any) -> Any:
+        seen.append((args[2], args[6]))
+        return original(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build_module, "_react", spy)
+        patch.setattr(build_module, "wants_grammar", lambda *_: True)
+        for min_score in (None, -1.0):
+            agent, _ = make(config, registry, [final("x")], tool_min_score=min_score)
+            agent.invoke("what is 2 + 2?")
+    assert seen == [(0.0, True), (-1.0, False)]

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from tooldeck.agents.core import Limits, LoopGen, Step, single_arg_input
 from tooldeck.agents.grammar import (
-    ANSWER_THOUGHT,
     GRAMMAR_MAX_TOKENS,
     find_urls,
     react_answer_grammar,
@@ -23,6 +22,7 @@ from tooldeck.agents.grammar import (
 )
 from tooldeck.agents.loop import Act, Answer, Malformed, Reading, prompt_id, run_loop
 from tooldeck.prompts import load_template, render
+from tooldeck.tools.fewshot import example_lines
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -121,19 +121,6 @@ def _arg_hint(spec: dict[str, Any]) -> str:
     return f"<{desc}>"
 
 
-def _example_lines(tool: BaseTool, ex: ToolExample) -> list[str]:
-    lines = [
-        f"  Example - Question: {ex.question}",
-        f"  Thought: {ex.thought or f'I should use {tool.name}'}",
-        f"  Action: {tool.name}",
-        f"  Action Input: {json.dumps(ex.input, ensure_ascii=False)}",
-        f"  Observation: {ex.observation}",
-    ]
-    if ex.answer is not None:
-        lines += [f"  Thought: {ANSWER_THOUGHT}", f"  Final Answer: {ex.answer}"]
-    return lines
-
-
 def describe_tools(
     tools: Sequence[BaseTool], examples: Sequence[tuple[BaseTool, ToolExample]] = ()
 ) -> str:
@@ -155,7 +142,7 @@ def describe_tools(
         lines = [f"{tool.name}: {summary}", f"  Action Input format: {fmt}"]
         for owner, ex in examples:
             if owner is tool:
-                lines += _example_lines(tool, ex)
+                lines += example_lines(tool, ex)
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -172,6 +159,7 @@ class ReactProtocol:
         history: Sequence[BaseMessage] = (),
         max_examples: int = 2,
         max_example_chars: int | None = None,
+        act_first: bool = False,
     ) -> None:
         """Keep what the steps need; see :func:`react_loop` for the arguments."""
         self.tpl = load_template("react")
@@ -183,6 +171,8 @@ class ReactProtocol:
         self._grammars: dict[tuple[str, ...], dict[str, Any]] = {}
         # A question naming a URL that an offered tool can read: read before answering.
         self._read_first = bool(find_urls(question)) and any(takes_url(t) for t in self.tools)
+        # Act first: tools were offered because the question matches them, so use one.
+        self._read_first = self._read_first or (act_first and bool(self.tools))
 
     def opening(self) -> list[BaseMessage]:
         """System prompt (tools and the worked examples for the question), history, question."""
@@ -219,8 +209,9 @@ class ReactProtocol:
     def options(self, *, must_answer: bool, urls: Sequence[str]) -> dict[str, Any]:
         """Stop sequences; or, on llama.cpp, the step grammar (URL arguments narrowed).
 
-        With the grammar, a step that must answer may only answer; and while a URL named in
-        the question has not been read (no tool has run yet), the step may only act.
+        With the grammar, a step that must answer may only answer; and until a tool has run,
+        the step may only act when the question names a URL an offered tool can read, or
+        under ``act_first``.
         """
         if not self.use_grammar:
             return {"stop": STOP_SEQUENCES}
@@ -262,6 +253,7 @@ def react_loop(
     history: Sequence[BaseMessage] = (),
     max_examples: int = 2,
     max_example_chars: int | None = None,
+    act_first: bool = False,
 ) -> LoopGen:
     """The ReAct loop as a request/reply generator (see ``agents.core`` and ``agents.loop``).
 
@@ -273,6 +265,9 @@ def react_loop(
         history: Earlier conversation turns placed before the question.
         max_examples: Most worked examples in the prompt (``prompts.max_examples``).
         max_example_chars: Characters the worked examples may take in all (None: no cap).
+        act_first: With the grammar and tools offered, the steps may not give a Final
+            Answer until a tool has run (the embedded model otherwise declines tools that
+            preselection matched to the question).
 
     Returns:
         A generator whose return value is the :class:`AgentResult`.
@@ -284,5 +279,6 @@ def react_loop(
         history=history,
         max_examples=max_examples,
         max_example_chars=max_example_chars,
+        act_first=act_first,
     )
     return run_loop(protocol, question, limits)

@@ -73,6 +73,7 @@ def _react(
     limits: Limits,
     grammar: bool,
     max_examples: int,
+    act_first: bool,
     question: str,
     history: list[BaseMessage],
 ) -> LoopGen:
@@ -81,7 +82,13 @@ def _react(
 
     offered = preselect_tools(question, tools, top_k, min_score)
     return react_loop(
-        question, offered, limits, use_grammar=grammar, history=history, max_examples=max_examples
+        question,
+        offered,
+        limits,
+        use_grammar=grammar,
+        history=history,
+        max_examples=max_examples,
+        act_first=act_first,
     )
 
 
@@ -210,11 +217,14 @@ def build_loop_agent(
         loop = partial(_self_ask, search(), limits, grammar)
     else:
         min_score = config.agent.tool_min_score
-        if min_score is None and grammar:
-            min_score = 0.0  # auto: a small constrained model sees only matching tools
+        # auto: a small constrained model sees only matching tools, and must use one of them
+        # first (a question matching none gets none and is answered directly)
+        act_first = min_score is None and grammar
+        if act_first:
+            min_score = 0.0
         loop = partial(
             _react, tools(), config.agent.tool_top_k, min_score, limits, grammar,
-            config.prompts.max_examples,
+            config.prompts.max_examples, act_first,
         )
     return TextAgent(
         chat, loop, model_label=label, limits=limits, max_question_chars=config.max_question_chars

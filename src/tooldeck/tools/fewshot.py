@@ -35,6 +35,8 @@ def example_lines(tool: BaseTool, example: ToolExample) -> list[str]:
     Returns:
         Its prompt lines, without line ends.
     """
+    from tooldeck.agents.grammar import ANSWER_THOUGHT
+
     lines = [
         f"  Example - Question: {example.question}",
         f"  Thought: {example.thought or f'I should use {tool.name}'}",
@@ -43,7 +45,7 @@ def example_lines(tool: BaseTool, example: ToolExample) -> list[str]:
         f"  Observation: {example.observation}",
     ]
     if example.answer is not None:
-        lines += ["  Thought: I know the answer", f"  Final Answer: {example.answer}"]
+        lines += [f"  Thought: {ANSWER_THOUGHT}", f"  Final Answer: {example.answer}"]
     return lines
 
 
