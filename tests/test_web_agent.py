@@ -173,9 +173,8 @@ def test_the_embedded_model_reads_a_page_named_in_the_question(
     overrides = {
         "data_dir": str(tmp_path / "data"),
         "tools": ["web_fetch"],
-        # the one configured tool is offered whatever its preselection score (-1 is below
-        # every score): preselection has its own tests, this one is about reading the page
-        "agent": {"max_steps": 3, "tool_min_score": -1.0},
+        # automatic tool_min_score: a URL in the question offers the tool taking a URL
+        "agent": {"max_steps": 3},
         "web": {"timeout_s": 3},
     }
     config = load_config(REPO / "config.yaml", overrides, environ={}, read_dotenv=False)

@@ -137,3 +137,31 @@ def test_tool_vectors_are_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model, "embed_array", counting)
     rank_tools("What is 3 + 3?", [calculator, weather])
     assert seen == [1]  # only the question
+
+
+@tool
+def fetch_page(url: str) -> str:
+    """Return a page."""
+    return url
+
+
+@needs_embedder
+def test_a_url_in_the_question_offers_the_tools_taking_a_url_first() -> None:
+    question = "What does the page at http://127.0.0.1:8123/article say about tides?"
+    ranked = rank_tools(question, [calculator, search, fetch_page])
+    assert ranked[0][0] is fetch_page and ranked[0][1] > 0
+    plain = rank_tools("What does the article say about tides?", [calculator, search, fetch_page])
+    assert plain[0][1] < 1.0  # no URL: no bonus
+
+
+@needs_embedder
+def test_a_question_nearer_the_no_tool_questions_gets_no_tool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tooldeck.tools.no_tool as no_tool
+
+    question = "Will it rain in Oslo this weekend?"
+    assert preselect_tools(question, [weather], 3, min_score=0.0) == [weather]
+    monkeypatch.setattr(no_tool, "NO_TOOL_QUESTIONS", (question,))
+    assert preselect_tools(question, [weather], 3, min_score=0.0) == []
+    assert preselect_tools("use weather: Oslo", [weather], 3, min_score=0.0) == [weather]

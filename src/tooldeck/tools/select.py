@@ -10,8 +10,12 @@ tool-calling agent's middleware). Two signals, fused by reciprocal rank fusion:
 - lexical: Okapi BM25 over the tool's name, description, argument names and example questions.
 
 There is no word list for any tool: what a tool is for comes from its own text and examples.
-A question *matches* a tool when its semantic score reaches :data:`MATCH_SIMILARITY`, or when
-it names the tool ("look it up on Wikipedia"); ranked
+A question *matches* a tool when its semantic score reaches :data:`MATCH_SIMILARITY` and is no
+lower than its best similarity with the questions that need no tool
+(:data:`tooldeck.tools.no_tool.NO_TOOL_QUESTIONS`, the "no tool" class of the nearest
+neighbours), when it names the tool ("look it up on Wikipedia"), or when it names a URL and
+the tool takes one (an argument named ``url`` or a ``format: uri`` string; such tools then
+rank first, by 1 added to their score); ranked
 scores are positive for matching tools and negative for the others, so ``min_score=0.0`` keeps
 only the tools a question matches (a question matching none gets none, and the model answers
 directly). Without the embedder (its wheel is not installed) ranking falls back to BM25 alone,
@@ -190,6 +194,24 @@ def embed_texts(texts: Sequence[str], *, cache: bool = True) -> Any:
     return np.stack([found[text] for text in texts])
 
 
+def _similarities(question: str, tools: Sequence[BaseTool]) -> tuple[list[float], float] | None:
+    """Each tool's best cosine with the question, and the best with a no-tool question."""
+    from tooldeck.tools.no_tool import NO_TOOL_QUESTIONS
+
+    per_tool = [_texts(t) for t in tools]
+    flat = [text for texts in per_tool for text in texts] + list(NO_TOOL_QUESTIONS)
+    vectors = embed_texts(flat)
+    asked = embed_texts([question], cache=False) if vectors is not None else None
+    if vectors is None or asked is None:
+        return None
+    sims = vectors @ asked[0]
+    scores, start = [], 0
+    for texts in per_tool:
+        scores.append(float(sims[start : start + len(texts)].max()))
+        start += len(texts)
+    return scores, float(sims[start:].max())
+
+
 def semantic_scores(question: str, tools: Sequence[BaseTool]) -> list[float] | None:
     """Each tool's best cosine between the question and its texts, or None without embedder.
 
@@ -200,24 +222,24 @@ def semantic_scores(question: str, tools: Sequence[BaseTool]) -> list[float] | N
     Returns:
         One similarity per tool, in the tools' order (None: the embedder is unavailable).
     """
-    per_tool = [_texts(t) for t in tools]
-    flat = [text for texts in per_tool for text in texts]
-    vectors = embed_texts(flat) if flat else None
-    asked = embed_texts([question], cache=False) if vectors is not None else None
-    if vectors is None or asked is None:
-        return None
-    sims = vectors @ asked[0]
-    scores, start = [], 0
-    for texts in per_tool:
-        scores.append(float(sims[start : start + len(texts)].max()))
-        start += len(texts)
-    return scores
+    found = _similarities(question, tools)
+    return None if found is None else found[0]
 
 
 def _names(question: str, tool: BaseTool) -> bool:
     """Whether the question names the tool (``web_fetch`` as "web fetch" too), as a word."""
     name = " ".join(_WORD.findall(tool.name.lower().replace("_", " ")))
     return bool(name) and f" {name} " in f" {' '.join(_WORD.findall(question.lower()))} "
+
+
+def _reads_url(question: str, tools: Sequence[BaseTool]) -> list[bool]:
+    """For each tool, whether the question names a URL and the tool takes one (a ``url``
+    argument or a ``format: uri`` string): the question is then about that page."""
+    from tooldeck.agents.grammar import find_urls, takes_url
+
+    if not find_urls(question):
+        return [False] * len(tools)
+    return [takes_url(tool) for tool in tools]
 
 
 def _ranks(scores: Sequence[float]) -> list[int]:
@@ -255,17 +277,20 @@ def rank_tools(
     if not tools:
         return []
     lexical = bm25_scores(question, tools, k1, b)
-    similar = semantic_scores(question, tools) if semantic else None
-    if similar is None:
+    found = _similarities(question, tools) if semantic else None
+    if found is None:
         fused = lexical
     else:
+        similar, no_tool = found
+        reads = _reads_url(question, tools)
         matched = [
-            sim >= MATCH_SIMILARITY or _names(question, tool)
-            for sim, tool in zip(similar, tools, strict=True)
+            (sim >= MATCH_SIMILARITY and sim >= no_tool) or _names(question, tool) or url
+            for sim, tool, url in zip(similar, tools, reads, strict=True)
         ]
-        pairs = zip(_ranks(similar), _ranks(lexical), matched, strict=True)
+        pairs = zip(_ranks(similar), _ranks(lexical), matched, reads, strict=True)
         fused = [
-            1 / (RRF_K + rs) + 1 / (RRF_K + rl) - (0.0 if hit else 1.0) for rs, rl, hit in pairs
+            1 / (RRF_K + rs) + 1 / (RRF_K + rl) - (0.0 if hit else 1.0) + (1.0 if url else 0.0)
+            for rs, rl, hit, url in pairs
         ]
     order = sorted(range(len(tools)), key=lambda i: (-fused[i], i))
     return [(tools[i], fused[i]) for i in order]
