@@ -131,6 +131,9 @@ class RagConfig(_Strict):
         description="weight of the BM25 ranking against the vector ranking's 1; None: fitted",
     )
     candidates: int = Field(default=50, ge=1, le=10_000)
+    rerank: Literal["auto", "on", "off"] = "auto"
+    rerank_k: int = Field(default=10, ge=2, le=50)
+    rerank_timeout_s: float = Field(default=60.0, gt=0, le=600)
     max_file_mb: float = Field(default=50.0, gt=0)
     lock_timeout_s: float = Field(default=30.0, ge=0)
     follow_external_links: bool = Field(
