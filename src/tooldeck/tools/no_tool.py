@@ -35,4 +35,9 @@ NO_TOOL_QUESTIONS: tuple[str, ...] = (
     "What is the difference between weather and climate?",
     "Can you explain how a rainbow forms?",
     "What should I cook for dinner tonight?",
+    "Which planet is closest to the sun?",
+    "What language do people speak in Brazil?",
+    "What gas do plants take in from the air?",
+    "Summarize the plot of Romeo and Juliet in your own words.",
+    "Give me three synonyms for 'fast'.",
 )
