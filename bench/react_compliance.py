@@ -30,7 +30,8 @@ compact and inlined with ``%json``) or ``xllamacpp`` (llama.cpp's own converter,
 model, questions and step structure.
 
 Tool preselection is either ``new`` (:mod:`tooldeck.tools.select`: MiniLM similarity to each
-tool's description and worked examples beside BM25, fused) or ``old`` (the BM25 ranker with
+tool's description and worked examples beside BM25, fused; a "no tool" class of generic
+questions; a URL in the question offers the tools taking one) or ``old`` (the BM25 ranker with
 its arithmetic word list as shipped before, kept here verbatim as the baseline), in the same
 run.
 
@@ -221,8 +222,10 @@ def offline_web() -> Iterator[None]:
 
 @contextlib.contextmanager
 def act_first(enabled: bool) -> Iterator[None]:
-    """A proposal measured here, not the agent's behaviour: when preselection offers tools
-    (with the grammar, only tools the question matches), the first step must be an action."""
+    """When preselection offers tools (with the grammar, only tools the question matches),
+    the first step must be an action. Measured here first; now the agent's own behaviour
+    (``react_loop(act_first=True)`` with the grammar and automatic ``tool_min_score``), so
+    the flag changes nothing in that setting."""
     from tooldeck.agents.react import ReactProtocol
 
     original = ReactProtocol.__init__
@@ -478,7 +481,7 @@ def main() -> None:
     parser.add_argument(
         "--act-first",
         action="store_true",
-        help="proposal: with the grammar, the first step must act when tools are offered",
+        help="first step must act when tools are offered (the agent's default with grammar)",
     )
     parser.add_argument(
         "--preselect-only",
