@@ -159,14 +159,22 @@ def args_schema(tool: BaseTool) -> dict[str, Any]:
     return raw
 
 
-def xllamacpp_react_grammar(tools: Sequence[BaseTool], *, allow_final: bool = True) -> str:
-    """``react_grammar`` with each tool's arguments from llama.cpp's JSON-schema converter."""
+def xllamacpp_react_grammar(
+    tools: Sequence[BaseTool], *, allow_final: bool = True, urls: Sequence[str] = ()
+) -> str:
+    """``react_grammar`` with each tool's arguments from llama.cpp's JSON-schema converter.
+
+    URL arguments are narrowed to ``urls`` the same way (``with_url_choices``) before conversion.
+    """
+    from tooldeck.agents.grammar import with_url_choices
+
     rules: list[str] = []
     choices: list[str] = []
     for index, tool in enumerate(tools):
         head = json.dumps(f"Action: {tool.name}\nAction Input: ")
         rules.append(f"act_{index}: {head} args_{index}")
-        rules.extend(xllamacpp_args_rule(args_schema(tool), f"args_{index}"))
+        schema = with_url_choices(args_schema(tool), urls)
+        rules.extend(xllamacpp_args_rule(schema, f"args_{index}"))
         choices.append(f"act_{index}")
     if allow_final or not choices:
         choices.append("final")
