@@ -21,6 +21,7 @@ from tooldeck.redact import scrub
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable, RunnableConfig
+    from rich.progress import Progress
 
     from tooldeck.memory.window import WindowMemory
     from tooldeck.models.catalogue import CatalogueEntry
@@ -352,21 +353,13 @@ def pull_model(
     Returns:
         The verified file's path.
     """
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
     from tooldeck.models.catalogue import lookup
     from tooldeck.models.download import pull
 
     entry = lookup(name)
     if entry.kind == "embeddings":
         return _pull_embeddings(entry, data_dir, sha256=sha256, trust_hub_hash=trust_hub_hash)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=_err,
-    ) as progress:
+    with _download_bars() as progress:
         task = progress.add_task(entry.file, total=entry.size)
 
         def update(done: int, total: int | None) -> None:
@@ -379,21 +372,26 @@ def pull_model(
     return path
 
 
-def _pull_embeddings(
-    entry: CatalogueEntry, data_dir: Path, *, sha256: str | None, trust_hub_hash: bool
-) -> Path:
-    """Download every file of an embedding model folder (one bar per file), then say how."""
+def _download_bars() -> Progress:
+    """Rich download bars on stderr: file name, bar, bytes, speed (every ``models pull``)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    from tooldeck.models.folders import pull_folder
-
-    with Progress(
+    return Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         console=_err,
-    ) as progress:
+    )
+
+
+def _pull_embeddings(
+    entry: CatalogueEntry, data_dir: Path, *, sha256: str | None, trust_hub_hash: bool
+) -> Path:
+    """Download every file of an embedding model folder (one bar per file), then say how."""
+    from tooldeck.models.folders import pull_folder
+
+    with _download_bars() as progress:
         tasks: dict[str, Any] = {}
 
         def update(file: str, done: int, total: int | None) -> None:
