@@ -328,38 +328,24 @@ class SummarizeChain(Runnable[str, str]):
     ) -> str:
         from langchain_core.callbacks import dispatch_custom_event
 
-        plan, clock = self._plan(text), _Clock(self.max_seconds)
-        done = 0
-        try:
-            call = next(plan)
-            while True:
-                clock.check(done, call.total)
-                reply = self.model.invoke(call.messages, config=config, max_tokens=call.max_tokens)
-                done += 1
-                dispatch_custom_event(PROGRESS_EVENT, _progress(done, call), config=config)
-                call = plan.send(_text(reply))
-        except StopIteration as stop:
-            return str(stop.value)
+        run = _Run(self._plan(text), self.max_seconds)
+        while (call := run.next_call()) is not None:
+            reply = self.model.invoke(call.messages, config=config, max_tokens=call.max_tokens)
+            dispatch_custom_event(PROGRESS_EVENT, run.answered(call, reply), config=config)
+        return run.result
 
     async def _adrive(
         self, text: str, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> str:
         from langchain_core.callbacks import adispatch_custom_event
 
-        plan, clock = self._plan(text), _Clock(self.max_seconds)
-        done = 0
-        try:
-            call = next(plan)
-            while True:
-                clock.check(done, call.total)
-                reply = await self.model.ainvoke(
-                    call.messages, config=config, max_tokens=call.max_tokens
-                )
-                done += 1
-                await adispatch_custom_event(PROGRESS_EVENT, _progress(done, call), config=config)
-                call = plan.send(_text(reply))
-        except StopIteration as stop:
-            return str(stop.value)
+        run = _Run(self._plan(text), self.max_seconds)
+        while (call := run.next_call()) is not None:
+            reply = await self.model.ainvoke(
+                call.messages, config=config, max_tokens=call.max_tokens
+            )
+            await adispatch_custom_event(PROGRESS_EVENT, run.answered(call, reply), config=config)
+        return run.result
 
 
 class _Clock:
@@ -379,8 +365,39 @@ class _Clock:
         raise ToolTimeoutError(msg)
 
 
-def _progress(done: int, call: _ModelCall) -> dict[str, Any]:
-    return {"done": done, "total": max(done, call.total), "stage": call.stage}
+class _Run:
+    """One summary between model calls: the plan, the clock and the count both drivers share.
+
+    ``next_call`` checks the time limit and gives the plan's next call (None when the plan has
+    returned its summary, then in ``result``); ``answered`` feeds a reply back on the next
+    ``next_call`` and gives the progress event for it.
+    """
+
+    def __init__(self, plan: Generator[_ModelCall, str, str], max_seconds: float | None) -> None:
+        self._plan, self._clock = plan, _Clock(max_seconds)
+        self._done = 0
+        self._reply: str | None = None  # no reply yet: the plan's first call
+        self.result = ""
+
+    def next_call(self) -> _ModelCall | None:
+        """The plan's next model call, or None once it has returned its summary.
+
+        Raises:
+            ToolTimeoutError: ``max_seconds`` passed before this call.
+        """
+        try:
+            call = next(self._plan) if self._reply is None else self._plan.send(self._reply)
+        except StopIteration as stop:
+            self.result = str(stop.value)
+            return None
+        self._clock.check(self._done, call.total)
+        return call
+
+    def answered(self, call: _ModelCall, reply: Any) -> dict[str, Any]:
+        """Take the model's ``reply`` to ``call``; returns the progress event's payload."""
+        self._done += 1
+        self._reply = _text(reply)
+        return {"done": self._done, "total": max(self._done, call.total), "stage": call.stage}
 
 
 def _text(reply: Any) -> str:
