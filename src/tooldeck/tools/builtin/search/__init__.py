@@ -108,7 +108,7 @@ def register_into(register: Register, config: Config | None) -> None:
     web = web_settings(config)
     for name in _TOOLS:
         tool = search_tool(name, config)
-        if isinstance(tool, KeyedSearchTool) and getattr(web, tool.config_key) is None:
-            register(tool, requires_env=(tool.env_var,))
+        if isinstance(tool, KeyedSearchTool) and getattr(web, tool.keyed.config_key) is None:
+            register(tool, requires_env=(tool.keyed.env_var,))
         else:
             register(tool)

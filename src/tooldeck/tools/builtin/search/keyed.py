@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.tools import ToolException
 
-from tooldeck.tools.builtin.declarations import SERPAPI, SERPER
+from tooldeck.tools.builtin.declarations import SERPAPI, SERPER, KeyedSearch
 from tooldeck.tools.builtin.search.base import WebSearchTool, search_example
 from tooldeck.tools.builtin.search.results import (
     DETAIL_CHARS,
@@ -42,19 +42,15 @@ class KeyedSearchTool(WebSearchTool):
     """A Google search API reached through ``tools.net`` with a key (env var or config).
 
     Attributes:
-        provider: The service's name in observations.
-        env_var: The env var that holds the key (it wins over the config).
-        config_key: The ``web`` setting that may hold the key.
-        signup: Where to get a key.
+        keyed: The tool's declaration: its name, the service's name in observations, the env
+            var that holds the key (it wins over the config), the ``web`` setting that may hold
+            it, and where to get one.
         endpoint: The API's URL (tests point it at a loopback server).
         policy: The HTTP client's :class:`~tooldeck.tools.net.NetPolicy`; ``None`` for the
             production one.
     """
 
-    provider: ClassVar[str]
-    env_var: ClassVar[str]
-    config_key: ClassVar[str]
-    signup: ClassVar[str]
+    keyed: ClassVar[KeyedSearch]
 
     endpoint: str = ""
     policy: Any = None
@@ -66,8 +62,10 @@ class KeyedSearchTool(WebSearchTool):
         try:
             data = self._request(key, query, limit).json()
         except NetworkError as exc:
+            keyed = self.keyed
             service = Service(
-                self.provider, key_env=self.env_var, key_setting=self.config_key, instead=_KEYLESS
+                keyed.provider, key_env=keyed.env_var, key_setting=keyed.config_key,
+                instead=_KEYLESS,
             )
             raise ToolException(network_advice(exc, service, self.web)) from None
         hits, answers = self._parse(data, limit)
@@ -76,14 +74,15 @@ class KeyedSearchTool(WebSearchTool):
     def _key(self) -> str:
         from tooldeck.redact import remember_secrets
 
-        configured = getattr(self.web, self.config_key)
-        key = os.environ.get(self.env_var, "").strip()
+        keyed = self.keyed
+        configured = getattr(self.web, keyed.config_key)
+        key = os.environ.get(keyed.env_var, "").strip()
         if not key and configured is not None:
             key = configured.get_secret_value().strip()
         if not key:
             msg = (
-                f"{self.name} needs an API key and none is set: set {self.env_var} (a key from "
-                f"{self.signup}) or web.{self.config_key} in the config, or search with "
+                f"{self.name} needs an API key and none is set: set {keyed.env_var} (a key from "
+                f"{keyed.signup}) or web.{keyed.config_key} in the config, or search with "
                 "duckduckgo, which needs no key"
             )
             raise ToolException(msg)
@@ -100,8 +99,8 @@ class KeyedSearchTool(WebSearchTool):
         """``data`` when it is an object whose results (if any) are a list."""
         if not isinstance(data, Mapping) or not isinstance(data.get(results_key, []), list):
             msg = (
-                f"{self.provider} answered with JSON of an unexpected shape; try again later or "
-                f"{_KEYLESS}"
+                f"{self.keyed.provider} answered with JSON of an unexpected shape; try again "
+                f"later or {_KEYLESS}"
             )
             raise ToolException(msg)
         return data
@@ -110,10 +109,7 @@ class KeyedSearchTool(WebSearchTool):
 class SerperTool(KeyedSearchTool):
     """Google results through Serper (``google.serper.dev``), key in ``SERPER_API_KEY``."""
 
-    provider: ClassVar[str] = SERPER.provider
-    env_var: ClassVar[str] = SERPER.env_var
-    config_key: ClassVar[str] = SERPER.config_key
-    signup: ClassVar[str] = SERPER.signup
+    keyed: ClassVar[KeyedSearch] = SERPER
     example: ClassVar[dict[str, Any]] = search_example(
         "Who wrote the novel Dune?",
         "Dune novel author",
@@ -146,10 +142,7 @@ class SerperTool(KeyedSearchTool):
 class SerpAPITool(KeyedSearchTool):
     """Google results through SerpAPI (``serpapi.com``), key in ``SERPAPI_API_KEY``."""
 
-    provider: ClassVar[str] = SERPAPI.provider
-    env_var: ClassVar[str] = SERPAPI.env_var
-    config_key: ClassVar[str] = SERPAPI.config_key
-    signup: ClassVar[str] = SERPAPI.signup
+    keyed: ClassVar[KeyedSearch] = SERPAPI
     example: ClassVar[dict[str, Any]] = search_example(
         "How tall is the Eiffel Tower?",
         "Eiffel Tower height",
