@@ -204,14 +204,19 @@ def test_models_list(tmp_path: Path) -> None:
     assert out.returncode == 0 and "qwen2.5-coder-1.5b" in out.stdout and "embedded" in out.stdout
 
 
-def test_in_process_main_with_scripted_model(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+def _scripted_calculator_run(monkeypatch: Any, data_dir: Path) -> None:
+    """Env for an in-process run: a scripted model that calls calculator(6*7), then says 42."""
     monkeypatch.setenv("TOOLDECK_MODEL__PROVIDER", "tooldeck.testing:ScriptedChatModel")
     monkeypatch.setenv(
         "TOOLDECK_MODEL__KWARGS",
         '{"responses": ["Thought: t\\nAction: calculator\\nAction Input: '
         '{\\"expression\\": \\"6*7\\"}", "Thought: ok\\nFinal Answer: 42"]}',
     )
-    monkeypatch.setenv("TOOLDECK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TOOLDECK_DATA_DIR", str(data_dir))
+
+
+def test_in_process_main_with_scripted_model(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    _scripted_calculator_run(monkeypatch, tmp_path)
     assert main(["run", "--json", "What is 6 * 7?"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["answer"] == "42" and data["steps"][0]["observation"] == "42"
@@ -308,13 +313,7 @@ def test_debug_logs(
 ) -> None:
     import logging
 
-    monkeypatch.setenv("TOOLDECK_MODEL__PROVIDER", "tooldeck.testing:ScriptedChatModel")
-    monkeypatch.setenv(
-        "TOOLDECK_MODEL__KWARGS",
-        '{"responses": ["Thought: t\\nAction: calculator\\nAction Input: '
-        '{\\"expression\\": \\"6*7\\"}", "Thought: ok\\nFinal Answer: 42"]}',
-    )
-    monkeypatch.setenv("TOOLDECK_DATA_DIR", str(tmp_path))
+    _scripted_calculator_run(monkeypatch, tmp_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     try:
@@ -331,13 +330,7 @@ def test_debug_logs(
 def test_run_prints_steps_and_tokens_from_the_pipeline_events(
     tmp_path: Path, monkeypatch: Any, capsys: Any
 ) -> None:
-    monkeypatch.setenv("TOOLDECK_MODEL__PROVIDER", "tooldeck.testing:ScriptedChatModel")
-    monkeypatch.setenv(
-        "TOOLDECK_MODEL__KWARGS",
-        '{"responses": ["Thought: t\\nAction: calculator\\nAction Input: '
-        '{\\"expression\\": \\"6*7\\"}", "Thought: ok\\nFinal Answer: 42"]}',
-    )
-    monkeypatch.setenv("TOOLDECK_DATA_DIR", str(tmp_path))
+    _scripted_calculator_run(monkeypatch, tmp_path)
     assert main(["run", "What is 6 * 7?"]) == 0
     out = capsys.readouterr().out
     action, observation, answer = (
